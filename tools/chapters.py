@@ -1,0 +1,95 @@
+"""Keep the chapters' set-up cell and their Jupytext pairs in order.
+
+The book's chapters are written as MyST Markdown notebooks
+(``chapters/NN_slug.md``); each is paired with a ``.ipynb`` without outputs,
+which is what Colab opens and nbval runs. The first code cell of every chapter
+is the same Colab set-up cell, rendered here from the repository URL in
+``_config.yml`` -- the one place it is defined.
+
+Usage::
+
+    python tools/chapters.py sync    # rewrite set-up cells, regenerate .ipynb pairs
+    python tools/chapters.py cell    # print the current set-up cell
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = ROOT / "chapters"
+SETUP_TAGS = ["hide-cell"]
+
+
+def repository() -> tuple[str, str]:
+    """Return ``(url, branch)`` of the repository as set in ``_config.yml``."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    repo = config["repository"]
+    return repo["url"].rstrip("/"), repo.get("branch", "main")
+
+
+def setup_cell_source() -> str:
+    """The source of the Colab set-up cell shared by every chapter."""
+    url, branch = repository()
+    return f'''# Set-up for Google Colab: install the book's helper package `llmbook`.
+# Elsewhere (the rendered book, CI, a local clone) it is already installed.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q",
+         "llmbook @ git+{url}@{branch}"],
+        check=True,
+    )'''
+
+
+def chapter_sources() -> list[Path]:
+    """All chapter sources, in file-name order."""
+    return sorted(CHAPTERS.glob("*.md"))
+
+
+def first_code_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
+    """The first code cell of a notebook, or ``None`` if it has none."""
+    return next((c for c in nb.cells if c.cell_type == "code"), None)
+
+
+def set_setup_cell(nb: nbformat.NotebookNode) -> None:
+    """Make the first code cell the current set-up cell (insert one if the
+    chapter has no code cell yet)."""
+    cell = first_code_cell(nb)
+    if cell is None:
+        cell = nbformat.v4.new_code_cell()
+        nb.cells.insert(min(1, len(nb.cells)), cell)
+    cell.source = setup_cell_source()
+    cell.metadata["tags"] = list(SETUP_TAGS)
+
+
+def sync() -> None:
+    """Rewrite every chapter's set-up cell and regenerate its ``.ipynb``."""
+    for md in chapter_sources():
+        nb = jupytext.read(md)
+        set_setup_cell(nb)
+        jupytext.write(nb, md, fmt="md:myst")
+        pair = jupytext.read(md)  # round trip: the .ipynb is exactly the .md
+        for cell in pair.cells:
+            if cell.cell_type == "code":
+                cell.outputs = []
+                cell.execution_count = None
+        jupytext.write(pair, md.with_suffix(".ipynb"), fmt="ipynb")
+        print(f"synced {md.relative_to(ROOT)} -> {md.with_suffix('.ipynb').name}")
+
+
+if __name__ == "__main__":
+    command = sys.argv[1] if len(sys.argv) > 1 else "sync"
+    if command == "sync":
+        sync()
+    elif command == "cell":
+        print(setup_cell_source())
+    else:
+        sys.exit(f"unknown command {command!r}; use 'sync' or 'cell'")
