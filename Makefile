@@ -22,12 +22,13 @@ export PYTHONHASHSEED := 0
 # TensorFlow: quiet start-up logs; torch and TF share 2 cores politely.
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help setup sync book book-force test unit nbval freeze clean
+.PHONY: help setup system sync book book-force chapter test unit nbval freeze clean
 
 help:
 	@echo "make book   - build the executed book into _build/html (cached execution)"
 	@echo "make test   - unit tests, chapter checks, nbval over chapters/*.ipynb, book build with -W"
 	@echo "make sync   - regenerate set-up cells and the chapters' .ipynb pairs"
+	@echo "make chapter NAME=09_attention - build one chapter (with intro, glossary, bibliography) into _build/one/NAME"
 	@echo "make clean  - remove _build"
 
 $(STAMP): requirements.txt requirements-models.txt pyproject.toml
@@ -40,6 +41,15 @@ $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 
 setup: $(STAMP)
 
+# System packages the tests need: Chromium for the browser tests and a CJK
+# font so Japanese text renders in pages and screenshots (Debian packages).
+SYSTEM_PACKAGES := chromium fonts-noto-cjk
+system:
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES); \
+	fi
+
 sync: $(STAMP)
 	$(BIN)/python tools/chapters.py sync
 
@@ -51,6 +61,15 @@ book-force: $(STAMP)
 	mkdir -p _build
 	sed 's/^\(  *execute_notebooks:\).*/\1 force/' _config.yml > _build/_config.force.yml
 	$(JB) build . --config _build/_config.force.yml -W -n --keep-going
+
+# One chapter alone, for writing it: a table of contents with just that
+# chapter and the reference pages, built into its own folder.
+chapter: $(STAMP)
+	@test -n "$(NAME)" || { echo "usage: make chapter NAME=NN_slug"; exit 2; }
+	@test -f chapters/$(NAME).md || { echo "no chapters/$(NAME).md"; exit 2; }
+	mkdir -p _build/one/$(NAME)
+	printf 'format: jb-book\nroot: chapters/$(NAME)\nchapters:\n  - file: glossary\n  - file: bibliography\n' > _build/one/$(NAME)/_toc.yml
+	$(JB) build . --toc _build/one/$(NAME)/_toc.yml --path-output _build/one/$(NAME) -W -n --keep-going
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests

@@ -36,7 +36,7 @@ def repository() -> tuple[str, str]:
 def setup_cell_source() -> str:
     """The source of the Colab set-up cell shared by every chapter."""
     url, branch = repository()
-    return f'''# Set-up for Google Colab: install the book's helper package `llmbook`.
+    return f'''{SETUP_MARKER}: install the book's helper package `llmbook`.
 # Elsewhere (the rendered book, CI, a local clone) it is already installed.
 import subprocess
 import sys
@@ -59,13 +59,20 @@ def first_code_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
     return next((c for c in nb.cells if c.cell_type == "code"), None)
 
 
+SETUP_MARKER = "# Set-up for Google Colab"
+
+
 def set_setup_cell(nb: nbformat.NotebookNode) -> None:
-    """Make the first code cell the current set-up cell (insert one if the
-    chapter has no code cell yet)."""
+    """Make the first code cell the current set-up cell.
+
+    A first code cell that is an (older) set-up cell, recognised by its first
+    line, is rewritten; otherwise a new set-up cell is inserted before the
+    first code cell, so no chapter code is ever overwritten."""
     cell = first_code_cell(nb)
-    if cell is None:
+    if cell is None or not cell.source.startswith(SETUP_MARKER):
+        index = nb.cells.index(cell) if cell is not None else min(1, len(nb.cells))
         cell = nbformat.v4.new_code_cell()
-        nb.cells.insert(min(1, len(nb.cells)), cell)
+        nb.cells.insert(index, cell)
     cell.source = setup_cell_source()
     cell.metadata["tags"] = list(SETUP_TAGS)
 

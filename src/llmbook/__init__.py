@@ -6,4 +6,28 @@ One module per idea a reader meets: ``data`` (corpora), ``text``
 TensorFlow.
 """
 
+from __future__ import annotations
+
+import os
+
 __version__ = "0.1.0"
+
+
+def is_quick() -> bool:
+    """True when ``LLMBOOK_QUICK`` is set (to anything but ``0``).
+
+    The test suite sets it while it executes the notebooks with nbval, so that
+    training loops run the same code with fewer iterations.
+    """
+    return os.environ.get("LLMBOOK_QUICK", "0") not in {"", "0"}
+
+
+def scaled(full: int, quick: int) -> int:
+    """``full`` normally, ``quick`` under ``LLMBOOK_QUICK`` (for loop sizes).
+
+    >>> scaled(1000, 10) if not is_quick() else 1000
+    1000
+    """
+    if full < 1 or quick < 1:
+        raise ValueError(f"iteration counts must be positive, got full={full}, quick={quick}")
+    return quick if is_quick() else full
