@@ -17,7 +17,6 @@ ifeq ($(origin LLMBOOK_DATA_DIR), undefined)
     export LLMBOOK_DATA_DIR := $(abspath ../shared/corpora)
   endif
 endif
-export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 # TensorFlow: quiet start-up logs; torch and TF share 2 cores politely.
 export TF_CPP_MIN_LOG_LEVEL := 2

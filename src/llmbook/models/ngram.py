@@ -90,7 +90,9 @@ class NGramModel:
         self.n = n
         self.k = self._check_k(k)
         self._counts: dict[tuple[str, ...], Counter[str]] | None = None
+        self._totals: dict[tuple[str, ...], int] = {}
         self._vocab: set[str] = set()
+        self._outcomes: list[str] = []
         self.n_tokens = 0
 
     # ----------------------------------------------------------------- fitting
@@ -106,7 +108,10 @@ class NGramModel:
         for gram in ngrams(tokens, self.n):
             counts.setdefault(gram[:-1], Counter())[gram[-1]] += 1
         self._counts = counts
+        self._totals = {ctx: sum(follow.values()) for ctx, follow in counts.items()}
         self._vocab = set(tokens)
+        # The outcomes add-k smoothing spreads probability over: vocabulary + UNK.
+        self._outcomes = sorted(self._vocab | {UNK})
         self.n_tokens = len(tokens)
         return self
 
@@ -174,13 +179,11 @@ class NGramModel:
             total = sum(follow.values())
             return {w: c / total for w, c in follow.most_common()}
         follow = follow or Counter()
-        total = sum(follow.values())
-        denom = total + k * (len(self._vocab) + 1)
+        denom = self._totals.get(ctx, 0) + k * len(self._outcomes)
         probs = {w: (c + k) / denom for w, c in follow.most_common()}
-        for w in sorted(self._vocab):
+        for w in self._outcomes:
             if w not in probs:
                 probs[w] = k / denom
-        probs[UNK] = (follow[UNK] + k) / denom if UNK in self._vocab else k / denom
         return probs
 
     def top_k(self, context: Sequence[str], k: int = 10) -> list[tuple[str, float]]:
@@ -220,8 +223,8 @@ class NGramModel:
         out: list[str] = []
         for _ in range(n_tokens):
             probs = self.next_token_probs(history)
-            if greedy:
-                token = next(iter(probs)) if self.k == 0 else max(probs, key=probs.__getitem__)
+            if greedy:  # max keeps the first of equals: the one seen first in training
+                token = max(probs, key=probs.__getitem__)
             else:
                 token = rng.choices(list(probs), weights=list(probs.values()))[0]
             out.append(token)
@@ -250,16 +253,18 @@ class NGramModel:
             raise ValueError(
                 f"need at least n={self.n} tokens to compute perplexity, got {len(tokens)}"
             )
-        size = len(self._vocab) + 1  # + UNK
         log_sum = 0.0
         grams = ngrams(tokens, self.n)
         for gram in grams:
-            follow = counts.get(gram[:-1]) or Counter()
-            word = gram[-1] if gram[-1] in self._vocab else UNK
-            p = (follow[word] + k) / (sum(follow.values()) + k * size) if (follow or k) else 0.0
-            if p == 0.0:
+            ctx, word = gram[:-1], gram[-1]
+            if word not in self._vocab:
+                word = UNK
+            follow = counts.get(ctx)
+            count = follow[word] if follow else 0
+            denom = self._totals.get(ctx, 0) + k * len(self._outcomes)
+            if count + k == 0:  # includes an unseen context without smoothing
                 return math.inf
-            log_sum += math.log(p)
+            log_sum += math.log((count + k) / denom)
         return math.exp(-log_sum / len(grams))
 
     # ----------------------------------------------------------------- helpers
@@ -285,7 +290,7 @@ class NGramModel:
 
     def __repr__(self) -> str:
         state = (
-            f"{self.n_tokens} tokens, {self.num_contexts} contexts"
+            f"{self.n_tokens:,} tokens, {self.num_contexts:,} contexts"
             if self.is_fitted
             else "not fitted"
         )
