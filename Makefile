@@ -21,7 +21,7 @@ export PYTHONHASHSEED := 0
 # TensorFlow: quiet start-up logs; torch and TF share 2 cores politely.
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help setup system sync book book-force chapter test unit nbval freeze clean
+.PHONY: help setup system sync book book-force chapter test unit nbval browser freeze clean
 
 help:
 	@echo "make book   - build the executed book into _build/html (cached execution)"
@@ -42,9 +42,10 @@ setup: $(STAMP)
 
 # System packages the tests need: Chromium for the browser tests and a CJK
 # font so Japanese text renders in pages and screenshots (Debian packages).
-SYSTEM_PACKAGES := chromium fonts-noto-cjk
+SYSTEM_PACKAGES := chromium fonts-noto-cjk fonts-noto-color-emoji
 system:
-	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then \
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' \
+	    || ! fc-list 2>/dev/null | grep -qi 'Noto Color Emoji'; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES); \
 	fi
@@ -58,7 +59,8 @@ book: $(STAMP)
 # A fresh execution of every chapter, whatever the cache holds.
 book-force: $(STAMP)
 	mkdir -p _build
-	sed 's/^\(  *execute_notebooks:\).*/\1 force/' _config.yml > _build/_config.force.yml
+	sed -e 's/^\(  *execute_notebooks:\).*/\1 force/' \
+	    -e 's|^\(  *llmbook_html_fixes:\) _ext$$|\1 $(CURDIR)/_ext|' _config.yml > _build/_config.force.yml
 	$(JB) build . --config _build/_config.force.yml -W -n --keep-going
 
 # One chapter alone, for writing it: a table of contents with just that
@@ -71,7 +73,14 @@ chapter: $(STAMP)
 	$(JB) build . --toc _build/one/$(NAME)/_toc.yml --path-output _build/one/$(NAME) -W -n --keep-going
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --ignore=tests/browser
+
+# Browser tests of the built book (Debian's Chromium, headless, offline):
+# screenshots go to _build/screenshots/, external URLs are listed (never
+# fetched) in _build/external_links.txt for a periodic manual check.
+browser: $(STAMP) system
+	$(BIN)/python tools/external_links.py
+	$(BIN)/python -m pytest tests/browser
 
 nbval: $(STAMP)
 	LLMBOOK_QUICK=1 $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=1800 -p no:cacheprovider chapters
@@ -81,6 +90,7 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory unit && \
 	$(MAKE) --no-print-directory nbval && \
 	$(MAKE) --no-print-directory book-force && \
+	$(MAKE) --no-print-directory browser && \
 	echo "make test: all stages passed in $$(( $$(date +%s) - start )) s"
 
 freeze: $(STAMP)

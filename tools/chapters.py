@@ -84,7 +84,8 @@ def sync() -> None:
         set_setup_cell(nb)
         jupytext.write(nb, md, fmt="md:myst")
         pair = jupytext.read(md)  # round trip: the .ipynb is exactly the .md
-        for cell in pair.cells:
+        for index, cell in enumerate(pair.cells):
+            cell.id = f"cell-{index}"  # stable ids: a re-sync changes nothing
             if cell.cell_type == "code":
                 cell.outputs = []
                 cell.execution_count = None
