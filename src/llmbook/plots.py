@@ -6,7 +6,8 @@ given), labels its axes, and returns the ``Axes`` so a chapter can add to it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import html
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib as mpl
@@ -23,6 +24,8 @@ __all__ = [
     "format_count",
     "plot_timeline",
     "plot_parameter_counts",
+    "plot_zipf",
+    "tokens_html",
 ]
 
 #: Matplotlib settings shared by every figure of the book.
@@ -193,3 +196,72 @@ def _place_labels(ax: Axes, points: list[tuple[float, float]], labels: list[str]
                                ha="left", va="center", fontsize=9.5)
             best = (text, text.get_window_extent(renderer))
         placed.append(best[1])
+
+
+def plot_zipf(
+    counts: Sequence[int], ax: Axes | None = None, label: str | None = None,
+    reference: bool = True,
+) -> Axes:
+    """Plot frequency against frequency rank on log-log axes (a Zipf plot).
+
+    ``counts`` are token frequencies in any order; they are sorted, largest
+    first, so the most frequent token has rank 1. With ``reference`` a
+    dashed line ``f(1) / r`` shows Zipf's law, frequency proportional to
+    1/rank, through the first point.
+
+    Raises:
+        ValueError: if ``counts`` is empty or holds a count below 1.
+    """
+    ranked = sorted((int(c) for c in counts), reverse=True)
+    if not ranked:
+        raise ValueError("plot_zipf needs at least one count")
+    if ranked[-1] < 1:
+        raise ValueError("counts must be >= 1 on a log scale; drop unseen tokens first")
+    ax = _new_axes(ax, (7.0, 4.5))
+    ranks = range(1, len(ranked) + 1)
+    ax.loglog(ranks, ranked, ".", ms=4, label=label or "observed")
+    if reference:
+        ax.loglog([1, len(ranked)], [ranked[0], ranked[0] / len(ranked)], "--", color="grey",
+                  label="Zipf's law: frequency $\\propto$ 1 / rank")
+    ax.set_xlabel("Rank of the token (1 = most frequent, log scale)")
+    ax.set_ylabel("Number of occurrences (log scale)")
+    ax.legend(frameon=False)
+    return ax
+
+
+_TOKEN_COLOURS = ("#fde2a7", "#b9e3f5", "#cdeec4", "#f8c9d4", "#ddd3f3")
+
+
+def tokens_html(rows: Mapping[str, Sequence[str]], show_count: bool = True) -> str:
+    """HTML that shows tokenisations side by side, each token in a coloured box.
+
+    ``rows`` maps a label (e.g. a tokeniser's name) to its list of tokens.
+    Neighbouring tokens get different colours, spaces inside a token are
+    shown as ``␣`` so that they stay visible, and all text is escaped. The
+    result is self-contained (inline styles, no scripts); display it with
+    ``IPython.display.HTML``.
+
+    >>> tokens_html({"BPE": ["▁the", "▁fox"]}).count("<span")
+    2
+    """
+    if not rows:
+        raise ValueError("tokens_html needs at least one row")
+    box = ("display:inline-block;margin:1px 1px;padding:0 3px;border-radius:3px;"
+           "color:#111;font-family:monospace;font-size:0.92em;white-space:pre;background:")
+    lines = ['<table style="border-collapse:collapse;margin:0.5em 0">']
+    for name, tokens in rows.items():
+        if isinstance(tokens, str):
+            raise TypeError(f"row {name!r}: expected a list of tokens, got a str")
+        spans = "".join(
+            f'<span style="{box}{_TOKEN_COLOURS[i % len(_TOKEN_COLOURS)]}">'
+            f"{html.escape(str(t).replace(' ', '␣'))}</span>"
+            for i, t in enumerate(tokens)
+        )
+        count = f'<td style="padding:2px 8px;text-align:right">{len(tokens)}</td>' if show_count else ""
+        lines.append(
+            f'<tr><th style="padding:2px 8px;text-align:left;vertical-align:top;'
+            f'white-space:nowrap">{html.escape(name)}</th>{count}'
+            f'<td style="padding:2px 4px;line-height:1.9">{spans}</td></tr>'
+        )
+    lines.append("</table>")
+    return "\n".join(lines)
