@@ -168,3 +168,58 @@ def test_tokens_html_bad_input():
         tokens_html({})
     with pytest.raises(TypeError, match="list of tokens"):
         tokens_html({"x": "abc"})
+
+
+# --- plot_history and plot_optimizer_paths (chapter 4) ------------------------
+
+
+def test_plot_history_draws_train_and_validation_perplexity():
+    import math
+
+    from llmbook.plots import plot_history
+    from llmbook.train import History
+
+    h = History(train_loss=[math.log(80), math.log(20)], val_loss=[math.log(85), math.log(25)])
+    ax = plot_history(h, label="MLP")
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["MLP train", "MLP validation"]
+    assert list(lines[0].get_ydata()) == pytest.approx([80, 20])
+    assert list(lines[1].get_xdata()) == [1, 2]
+    assert ax.get_yscale() == "log"
+    ax2 = plot_history(h, perplexity=False)
+    assert list(ax2.get_lines()[0].get_ydata()) == pytest.approx(h.train_loss)
+    assert ax2.get_ylabel() == "Loss"
+    with pytest.raises(ValueError, match="at least one epoch"):
+        plot_history(History())
+
+
+def test_plot_optimizer_paths_draws_every_path():
+    import torch
+
+    from llmbook.nn_basics import VALLEY_MINIMUM, valley
+    from llmbook.plots import plot_optimizer_paths
+
+    paths = {"A": torch.tensor([[0.0, 0.0], [0.5, 0.5]]), "B": torch.tensor([[0.0, 0.0]])}
+    ax = plot_optimizer_paths(valley, paths, minimum=VALLEY_MINIMUM, resolution=20)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert "A" in labels and "B" in labels and "minimum" in labels
+    marked = plot_optimizer_paths(valley, {"A": torch.zeros(21, 2)}, mark_every=10,
+                                  resolution=20)
+    dots = [line for line in marked.get_lines() if len(line.get_xdata()) == 3]
+    assert len(dots) == 1  # points 0, 10 and 20
+    assert ax.get_xlabel() and ax.get_ylabel()
+    with pytest.raises(ValueError, match="at least one path"):
+        plot_optimizer_paths(valley, {})
+
+
+def test_plot_network_draws_every_neuron_and_connection():
+    from llmbook.plots import plot_network
+
+    ax = plot_network([3, 4, 2])
+    assert len(ax.get_lines()) == 3 * 4 + 4 * 2  # one line per connection
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 9  # one circle per neuron
+    assert [t.get_text() for t in ax.texts] == ["input\n(3)", "hidden 1\n(4)", "output\n(2)"]
+    with pytest.raises(ValueError, match="at least two layers"):
+        plot_network([3])
+    with pytest.raises(ValueError, match="got 1 names for 2 layers"):
+        plot_network([3, 2], names=["x"])
