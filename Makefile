@@ -87,6 +87,7 @@ nbval: $(STAMP)
 
 test: $(STAMP)
 	@start=$$(date +%s); \
+	$(BIN)/python -m llmbook.doctor && \
 	$(MAKE) --no-print-directory unit && \
 	$(MAKE) --no-print-directory nbval && \
 	$(MAKE) --no-print-directory book-force && \
