@@ -3,6 +3,7 @@ shared Colab set-up cell, no committed outputs, and use of ``llmbook``."""
 
 from __future__ import annotations
 
+import ast
 import re
 import sys
 from pathlib import Path
@@ -10,7 +11,6 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -20,23 +20,7 @@ SOURCES = chapter_tools.chapter_sources()
 IDS = [p.stem for p in SOURCES]
 
 
-def toc_files() -> list[str]:
-    """Every ``file:`` entry of ``_toc.yml``, including the root."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]]
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc.get("parts", toc.get("chapters", [])))
-    return files
+toc_files = chapter_tools.toc_files
 
 
 def code_sources(nb: nbformat.NotebookNode) -> list[str]:
@@ -121,3 +105,36 @@ def test_chapter_imports_llmbook(md: Path) -> None:
     assert re.search(r"^\s*(from llmbook[\w.]* import|import llmbook)", code, re.M), (
         f"{md.name} does not import from llmbook"
     )
+
+
+def _displays_a_value(source: str) -> bool:
+    """Does the cell end with a bare expression whose value Jupyter would print?
+
+    A captioned figure cell must not: myst-nb would wrap that text (say
+    ``<matplotlib.legend.Legend at 0x...>``) in the figure as well. Calls of
+    functions that return None (``plt.show()``, ``print``, ``glue``...) are fine.
+    """
+    source = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    body = ast.parse(source).body
+    if not body or not isinstance(body[-1], ast.Expr) or source.rstrip().endswith(";"):
+        return False
+    call = body[-1].value
+    if not isinstance(call, ast.Call):
+        return True
+    name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+    return name not in {"show", "display", "print", "glue", "tight_layout"}
+
+
+def test_display_check_can_fail() -> None:
+    assert _displays_a_value("ax.legend()")
+    assert not _displays_a_value("ax.legend()\nplt.show()")
+    assert not _displays_a_value("ax.legend();")
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=IDS)
+def test_figure_cells_show_only_the_figure(md: Path) -> None:
+    bad = [c.source.splitlines()[-1] for c in jupytext.read(md).cells
+           if c.cell_type == "code" and "figure" in c.metadata.get("mystnb", {})
+           and _displays_a_value(c.source)]
+    assert not bad, f"{md.name}: captioned figure cells ending in a printed value " \
+                    f"(end them with plt.show()): {bad}"

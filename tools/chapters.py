@@ -56,6 +56,25 @@ if "google.colab" in sys.modules:
     subprocess.run(pip + ["--no-deps", {models}], check=True)'''
 
 
+def toc_files() -> list[str]:
+    """Every page of ``_toc.yml`` in reading order (the root first), without suffix."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]]
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(str(node["file"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc.get("parts", toc.get("chapters", [])))
+    return [f.removesuffix(".md").removesuffix(".ipynb") for f in files]
+
+
 def chapter_sources() -> list[Path]:
     """All chapter sources, in file-name order."""
     return sorted(CHAPTERS.glob("*.md"))

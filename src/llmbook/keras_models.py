@@ -346,7 +346,7 @@ def train_with_gradient_tape(model: keras.Model, dataset: tf.data.Dataset,
                         ("steps_per_epoch", steps_per_epoch if steps_per_epoch is not None else 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    from tqdm.auto import tqdm
+    from llmbook.progress import progress_bar
 
     @tf.function
     def train_step(x, y):
@@ -366,8 +366,8 @@ def train_with_gradient_tape(model: keras.Model, dataset: tf.data.Dataset,
         batches = dataset.take(steps_per_epoch) if steps_per_epoch else dataset
         total = steps_per_epoch
         losses = []
-        for x, y in tqdm(batches, total=total, desc=f"epoch {epoch}", disable=not progress,
-                         ncols=80, mininterval=5.0):
+        for x, y in progress_bar(batches, total=total, desc=f"epoch {epoch}",
+                                 disable=not progress):
             losses.append(float(train_step(x, y)))
         history["loss"].append(float(np.mean(losses)))
         if val_dataset is not None:

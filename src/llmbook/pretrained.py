@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import tempfile
+import textwrap
 import threading
 import time
 import urllib.error
@@ -405,5 +406,5 @@ def try_load_hub_model(name: str, kind: str = "model", *, online_result: str = "
                 "skipped.")
         if online_result:
             note += f" Online it shows: {online_result}"
-        print(note)
+        print(textwrap.fill(note, width=78))  # a page-wide note, not one long line
         return None

@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tqdm.auto import tqdm  # a text bar in the book (llmbook silences tqdm's ipywidgets advice)
+from llmbook.progress import progress_bar
 
 __all__ = [
     "Batch",
@@ -333,7 +333,7 @@ def fit(
         history: a history to continue (e.g. from :func:`load_checkpoint`);
             new epochs are appended to it. A new one by default.
         on_epoch_end: called after every epoch, e.g. to print a sample.
-        progress: show a ``tqdm`` progress bar (refreshed at most every 5 s).
+        progress: show a progress bar (:func:`llmbook.progress.progress_bar`).
 
     Raises:
         ValueError: for a non-positive ``epochs``, ``steps_per_epoch``,
@@ -365,9 +365,7 @@ def fit(
     if per_epoch is None and hasattr(train_batches, "__len__"):
         per_epoch = len(train_batches)
     total = epochs * per_epoch if per_epoch is not None else None
-    # Refresh at most every 5 s: in a static page every refresh stays visible.
-    bar = tqdm(total=total, desc="training", unit="step", disable=not progress,
-               mininterval=5.0, ncols=100)
+    bar = progress_bar(total=total, desc="training", unit="step", disable=not progress)
     try:
         for _ in range(epochs):
             start = time.perf_counter()

@@ -14,6 +14,7 @@ Run after ``make book``:  ``.venv/bin/python -m pytest tests/browser``.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,29 +27,13 @@ from playwright.sync_api import Browser
 
 import book_checks as bc
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+from chapters import toc_files  # noqa: E402  (tools/chapters.py)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 # --- What the book consists of ---------------------------------------------------
-
-def toc_files() -> list[str]:
-    """Every page of ``_toc.yml`` in reading order (the root first)."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]]
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(str(node["file"]))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc.get("parts", toc.get("chapters", [])))
-    return [f.removesuffix(".md").removesuffix(".ipynb") for f in files]
-
 
 def book_pages() -> list[str]:
     """The toc's pages plus any chapter source the toc forgot (which then fails)."""

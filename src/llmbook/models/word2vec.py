@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,11 +58,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-with warnings.catch_warnings():
-    # Without ipywidgets (deliberately not installed) tqdm.auto would warn
-    # and fall back to a plain-text bar, which is what we want in the book.
-    warnings.simplefilter("ignore")
-    from tqdm.auto import tqdm
+from llmbook.progress import progress_bar
+
 
 __all__ = [
     "UnknownWordError",
@@ -455,8 +451,8 @@ def train_word2vec(
         total_steps = None
         losses: list[float] = []
         batch_losses: list[float] = []
-        for _ in tqdm(range(epochs), desc=f"{architecture} epochs",
-                      disable=not progress):
+        for _ in progress_bar(range(epochs), desc=f"{architecture} epochs",
+                              disable=not progress):
             kept = subsample(ids, keep, rng)
             inputs, targets = _examples(architecture, kept, window, rng)
             order = torch.from_numpy(rng.permutation(len(targets)))

@@ -1,0 +1,55 @@
+"""Progress bars that stay readable in the static book.
+
+In a terminal a ``tqdm`` bar redraws itself in place. In an executed notebook
+rendered to HTML every redraw is kept as a line of text, so a bar that
+refreshes every fraction of a second becomes hundreds of lines. The bars
+here redraw a fixed number of times (``lines``, about ten), whatever the
+speed of the machine; in Colab they are the usual live bars.
+
+>>> bar = progress_bar(range(100), desc="demo", lines=4, disable=True)
+>>> sum(1 for _ in bar)
+100
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["progress_bar"]
+
+
+def progress_bar(iterable: Iterable[Any] | None = None, *, total: int | None = None,
+                 desc: str = "", unit: str = "it", lines: int = 10,
+                 disable: bool = False) -> Any:
+    """A ``tqdm.auto`` bar that redraws about ``lines`` times in all.
+
+    ``total`` defaults to ``len(iterable)`` when the iterable has a length.
+    Without a total, the bar redraws at most every 10 seconds instead.
+    Postfix values (``bar.set_postfix(..., refresh=False)``) appear with the
+    next redraw rather than adding lines of their own.
+
+    Raises:
+        ValueError: if ``lines`` is not positive.
+    """
+    if lines < 1:
+        raise ValueError(f"lines must be positive, got {lines}")
+    with warnings.catch_warnings():
+        # Without ipywidgets (deliberately not installed) tqdm.auto warns and
+        # uses a plain-text bar, which is what the static book needs.
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm
+
+    if total is None and hasattr(iterable, "__len__"):
+        total = len(iterable)  # type: ignore[arg-type]
+    if total:
+        # maxinterval=inf stops tqdm's monitor thread from switching to a
+        # redraw per step after a slow step (an evaluation, say).
+        pacing = dict(miniters=max(1, math.ceil(total / lines)), mininterval=0.0,
+                      maxinterval=float("inf"))
+    else:
+        pacing = dict(mininterval=10.0)
+    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=disable,
+                ncols=100, **pacing)
