@@ -138,3 +138,27 @@ def test_figure_cells_show_only_the_figure(md: Path) -> None:
            and _displays_a_value(c.source)]
     assert not bad, f"{md.name}: captioned figure cells ending in a printed value " \
                     f"(end them with plt.show()): {bad}"
+
+
+GLUE_CALL = re.compile(r"""\bglue\(\s*f?["']([^"']*)["']""")
+GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`([^`:]+)")
+
+
+def glue_prefix(md: Path) -> str:
+    """Glue keys are global to the book: chapter NN uses ``chNN_``, appendix A1 ``A1_``."""
+    number = md.stem.split("_")[0]
+    return f"ch{number}_" if number.isdigit() else f"{number}_"
+
+
+def test_glue_patterns_can_fail() -> None:
+    assert GLUE_CALL.findall('glue(f"unseen_{n}", x)') == ["unseen_{n}"]
+    assert GLUE_ROLE.findall("{glue:text}`n_tokens:,d` and {glue}`ch01_x`") == ["n_tokens", "ch01_x"]
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=IDS)
+def test_glue_names_carry_the_chapter_prefix(md: Path) -> None:
+    text = md.read_text(encoding="utf-8")
+    prefix = glue_prefix(md)
+    bad = sorted({name for name in GLUE_CALL.findall(text) + GLUE_ROLE.findall(text)
+                  if not name.startswith(prefix)})
+    assert not bad, f"{md.name}: glue names without the prefix {prefix!r}: {bad}"
