@@ -162,3 +162,19 @@ def test_glue_names_carry_the_chapter_prefix(md: Path) -> None:
     bad = sorted({name for name in GLUE_CALL.findall(text) + GLUE_ROLE.findall(text)
                   if not name.startswith(prefix)})
     assert not bad, f"{md.name}: glue names without the prefix {prefix!r}: {bad}"
+
+
+DRAWS = re.compile(r"^\s*(fig, *axe?s?|fig) *= *plt\.|plt\.(subplots|figure|plot|imshow|bar)\(", re.M)
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=IDS)
+def test_cells_that_draw_have_alt_text(md: Path) -> None:
+    """A matplotlib figure needs ``image: alt:`` or ``figure: caption:`` (the browser
+    tests check the built pages too; this catches it before the build)."""
+    bad = []
+    for cell in jupytext.read(md).cells:
+        meta = cell.metadata.get("mystnb", {})
+        described = meta.get("image", {}).get("alt") or meta.get("figure", {}).get("caption")
+        if cell.cell_type == "code" and DRAWS.search(cell.source) and not described:
+            bad.append(cell.source.splitlines()[0])
+    assert not bad, f"{md.name}: cells that draw without alt text or caption: {bad}"
