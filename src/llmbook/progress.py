@@ -52,4 +52,4 @@ def progress_bar(iterable: Iterable[Any] | None = None, *, total: int | None = N
     else:
         pacing = dict(mininterval=10.0)
     return tqdm(iterable, total=total, desc=desc, unit=unit, disable=disable,
-                ncols=100, **pacing)
+                ncols=80, **pacing)  # fits the width of a code cell in the book
