@@ -56,6 +56,9 @@ def test_pair_exists_and_is_in_sync(md: Path) -> None:
     left = [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in text_nb.cells]
     right = [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in pair.cells]
     assert left == right, f"{md.name} and {ipynb.name} differ: run `make sync`"
+    # All of it, cell metadata and its key order included (what `jupytext --diff` compares).
+    assert jupytext.writes(pair, fmt="md:myst") == md.read_text(encoding="utf-8"), (
+        f"{md.name} and {ipynb.name} differ in metadata: run `make sync`")
 
 
 @pytest.mark.parametrize("md", SOURCES, ids=IDS)

@@ -108,6 +108,10 @@ def sync() -> None:
     for md in chapter_sources():
         nb = jupytext.read(md)
         set_setup_cell(nb)
+        for cell in nb.cells:
+            # The .ipynb stores metadata keys sorted; so does the .md, so that
+            # `jupytext --diff` of the pair shows nothing.
+            cell.metadata = nbformat.from_dict(dict(sorted(cell.metadata.items())))
         jupytext.write(nb, md, fmt="md:myst")
         pair = jupytext.read(md)  # round trip: the .ipynb is exactly the .md
         for index, cell in enumerate(pair.cells):
