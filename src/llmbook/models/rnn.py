@@ -65,6 +65,24 @@ def _uniform(shape: tuple[int, ...], bound: float, generator: torch.Generator | 
     return nn.Parameter((torch.rand(shape, generator=generator) * 2 - 1) * bound)
 
 
+def _init_cell(cell: nn.Module, input_size: int, hidden_size: int, gates: int,
+               seed: int | None) -> None:
+    """Give ``cell`` PyTorch's weights for ``gates`` stacked blocks of ``hidden_size`` rows.
+
+    ``weight_ih`` (gates*h, d), ``weight_hh`` (gates*h, h) and the two biases
+    (gates*h), uniform in ``[-1/sqrt(h), 1/sqrt(h)]`` as in ``torch.nn.RNN``/``LSTM``.
+    """
+    _check_sizes(input_size, hidden_size)
+    cell.input_size, cell.hidden_size = input_size, hidden_size
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    bound = 1.0 / math.sqrt(hidden_size)
+    rows = gates * hidden_size
+    cell.weight_ih = _uniform((rows, input_size), bound, gen)
+    cell.weight_hh = _uniform((rows, hidden_size), bound, gen)
+    cell.bias_ih = _uniform((rows,), bound, gen)
+    cell.bias_hh = _uniform((rows,), bound, gen)
+
+
 class RNNCell(nn.Module):
     """One step of a plain (Elman) recurrent network.
 
@@ -79,14 +97,7 @@ class RNNCell(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, seed: int | None = None) -> None:
         super().__init__()
-        _check_sizes(input_size, hidden_size)
-        self.input_size, self.hidden_size = input_size, hidden_size
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        bound = 1.0 / math.sqrt(hidden_size)
-        self.weight_ih = _uniform((hidden_size, input_size), bound, gen)
-        self.weight_hh = _uniform((hidden_size, hidden_size), bound, gen)
-        self.bias_ih = _uniform((hidden_size,), bound, gen)
-        self.bias_hh = _uniform((hidden_size,), bound, gen)
+        _init_cell(self, input_size, hidden_size, gates=1, seed=seed)
 
     def forward(self, x: Tensor, h: Tensor) -> Tensor:
         """Return the new hidden state for inputs ``x`` (batch, d) and state ``h`` (batch, h)."""
@@ -116,14 +127,7 @@ class LSTMCell(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, seed: int | None = None) -> None:
         super().__init__()
-        _check_sizes(input_size, hidden_size)
-        self.input_size, self.hidden_size = input_size, hidden_size
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        bound = 1.0 / math.sqrt(hidden_size)
-        self.weight_ih = _uniform((4 * hidden_size, input_size), bound, gen)
-        self.weight_hh = _uniform((4 * hidden_size, hidden_size), bound, gen)
-        self.bias_ih = _uniform((4 * hidden_size,), bound, gen)
-        self.bias_hh = _uniform((4 * hidden_size,), bound, gen)
+        _init_cell(self, input_size, hidden_size, gates=4, seed=seed)  # i, f, g, o
 
     def forward(self, x: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
         """Return ``(h_t, c_t)`` for inputs ``x`` (batch, d) and state ``(h, c)``."""

@@ -123,22 +123,29 @@ class PositionwiseFeedForward(nn.Module):
         return self.w_2(self.dropout(torch.relu(self.w_1(x))))
 
 
-def _copy_linear(ours: nn.Linear, theirs: nn.Linear) -> None:
+def _copy_weight_and_bias(ours: nn.Module, theirs: nn.Module) -> None:
+    """Copy a ``Linear`` or ``LayerNorm`` (both have ``weight`` and ``bias``)."""
     ours.weight.copy_(theirs.weight)
     ours.bias.copy_(theirs.bias)
 
 
-def _copy_norm(ours: nn.LayerNorm, theirs: nn.LayerNorm) -> None:
-    ours.weight.copy_(theirs.weight)
-    ours.bias.copy_(theirs.bias)
-
-
-def _check_torch_layer(layer: nn.Module) -> None:
+def _from_torch_layer(cls: type, layer: nn.Module) -> nn.Module:
+    """``cls`` (our encoder or decoder layer) with the self-attention, feed-forward
+    and layer-norm weights of a PyTorch ``TransformerEncoderLayer``/``DecoderLayer``."""
     act = layer.activation
     if not (act is torch.nn.functional.relu or isinstance(act, nn.ReLU)):
         raise ValueError("only layers with activation='relu' can be copied")
     if not layer.self_attn.batch_first:
         raise ValueError("only layers with batch_first=True can be copied")
+    ours = cls(layer.linear1.in_features, layer.self_attn.num_heads, layer.linear1.out_features,
+               norm_first=layer.norm_first)
+    ours.self_attn = MultiHeadAttention.from_torch(layer.self_attn)
+    _copy_weight_and_bias(ours.ff.w_1, layer.linear1)
+    _copy_weight_and_bias(ours.ff.w_2, layer.linear2)
+    for name in ("norm1", "norm2", "norm3"):  # the decoder has a third
+        if hasattr(layer, name):
+            _copy_weight_and_bias(getattr(ours, name), getattr(layer, name))
+    return ours
 
 
 class EncoderLayer(nn.Module):
@@ -184,16 +191,7 @@ class EncoderLayer(nn.Module):
     @torch.no_grad()
     def from_torch(cls, layer: nn.TransformerEncoderLayer) -> EncoderLayer:
         """An :class:`EncoderLayer` with the weights of a PyTorch one (ReLU, ``batch_first=True``)."""
-        _check_torch_layer(layer)
-        d_model = layer.linear1.in_features
-        ours = cls(d_model, layer.self_attn.num_heads, layer.linear1.out_features,
-                   norm_first=layer.norm_first)
-        ours.self_attn = MultiHeadAttention.from_torch(layer.self_attn)
-        _copy_linear(ours.ff.w_1, layer.linear1)
-        _copy_linear(ours.ff.w_2, layer.linear2)
-        _copy_norm(ours.norm1, layer.norm1)
-        _copy_norm(ours.norm2, layer.norm2)
-        return ours
+        return _from_torch_layer(cls, layer)
 
 
 class DecoderLayer(nn.Module):
@@ -250,16 +248,8 @@ class DecoderLayer(nn.Module):
     @torch.no_grad()
     def from_torch(cls, layer: nn.TransformerDecoderLayer) -> DecoderLayer:
         """A :class:`DecoderLayer` with the weights of a PyTorch one (ReLU, ``batch_first=True``)."""
-        _check_torch_layer(layer)
-        d_model = layer.linear1.in_features
-        ours = cls(d_model, layer.self_attn.num_heads, layer.linear1.out_features,
-                   norm_first=layer.norm_first)
-        ours.self_attn = MultiHeadAttention.from_torch(layer.self_attn)
+        ours = _from_torch_layer(cls, layer)
         ours.cross_attn = MultiHeadAttention.from_torch(layer.multihead_attn)
-        _copy_linear(ours.ff.w_1, layer.linear1)
-        _copy_linear(ours.ff.w_2, layer.linear2)
-        for mine, theirs in ((ours.norm1, layer.norm1), (ours.norm2, layer.norm2), (ours.norm3, layer.norm3)):
-            _copy_norm(mine, theirs)
         return ours
 
 
