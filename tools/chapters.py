@@ -112,6 +112,8 @@ def sync() -> None:
             # The .ipynb stores metadata keys sorted; so does the .md, so that
             # `jupytext --diff` of the pair shows nothing.
             cell.metadata = nbformat.from_dict(dict(sorted(cell.metadata.items())))
+            if cell.cell_type == "code":
+                cell.source = cell.source.rstrip()  # no trailing blank lines in a cell
         jupytext.write(nb, md, fmt="md:myst")
         pair = jupytext.read(md)  # round trip: the .ipynb is exactly the .md
         for index, cell in enumerate(pair.cells):
