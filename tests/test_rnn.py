@@ -20,7 +20,7 @@ from llmbook.models.rnn import (
     lstm_param_count,
     rnn_param_count,
     run_cell,
-    s1_parameter_table,
+    word_lstm_parameter_table,
     save_word_checkpoint,
     seed_window,
     set_forget_bias,
@@ -101,12 +101,12 @@ def test_run_cell_rejects_bad_inputs():
 def test_parameter_formula_and_s1_table():
     assert lstm_param_count(100, 256) == 4 * (256 * (100 + 256) + 256) == 365_568
     assert lstm_param_count(100, 256, biases=0) == 4 * 256 * 356
-    assert s1_parameter_table(4169) == {
+    assert word_lstm_parameter_table(4169) == {
         "Embedding": 416_900, "LSTM": 365_568, "Dense": 1_071_433, "Total": 1_853_901}
     with pytest.raises(ValueError, match="biases must be 0, 1 or 2"):
         lstm_param_count(3, 4, biases=3)
     with pytest.raises(ValueError, match="vocab_size must be a positive integer"):
-        s1_parameter_table(0)
+        word_lstm_parameter_table(0)
 
 
 def test_word_and_char_models_shapes():
