@@ -191,8 +191,8 @@ def train_gpt(
     start_time = time.perf_counter()
     model.train()
     with _attention_backend(cfg.sdpa_backend):
-        bar = progress_bar(range(cfg.max_iters), desc="training", disable=not progress)
-        for it in bar:
+        bar = progress_bar(total=cfg.max_iters, desc="training", disable=not progress)
+        for it in range(cfg.max_iters):
             if it % cfg.eval_interval == 0:
                 evaluate(it)
                 bar.set_postfix(val_loss=f"{result.val_loss[-1]:.3f}", refresh=False)
@@ -209,7 +209,12 @@ def train_gpt(
             optimizer.step()
             result.step_loss.append(loss.item())
             result.lr.append(lr)
+            bar.update(1)
         evaluate(cfg.max_iters)
+        # The bar's last line shows the final validation loss, the one that
+        # goes with the last entry of result.samples.
+        bar.set_postfix(val_loss=f"{result.val_loss[-1]:.3f}", refresh=False)
+        bar.close()
     result.seconds = time.perf_counter() - start_time
     model.eval()
     return result
