@@ -181,3 +181,69 @@ def test_cells_that_draw_have_alt_text(md: Path) -> None:
         if cell.cell_type == "code" and DRAWS.search(cell.source) and not described:
             bad.append(cell.source.splitlines()[0])
     assert not bad, f"{md.name}: cells that draw without alt text or caption: {bad}"
+
+
+# --- What a reader must not meet (tools/output_checks.py) -----------------------
+
+import output_checks as oc  # noqa: E402  (tools/output_checks.py)
+
+PACKAGE_FILES = sorted((ROOT / "src" / "llmbook").rglob("*.py")) + sorted((ROOT / "tools").glob("*.py"))
+
+
+def test_reader_checks_can_fail() -> None:
+    assert oc.source_labels("the prompt of S1's fable\nfine") == ["the prompt of S1's fable"]
+    assert not oc.source_labels("$S_1$ and S10 and CS1")
+    prose = jupytext.reads(
+        "Try exercise 2 and Figure 3; the second exercise too.\n\n"
+        "Table 2 of the paper, {ref}`ex-ch07-2` and `exercise 4` are fine.\n", fmt="md:myst")
+    assert oc.typed_references(prose) == ["exercise 2", "Figure 3", "second exercise"]
+    timed = jupytext.reads(
+        "It trains in about four minutes, in 3.0 minutes, in a few minutes, "
+        "in {glue:text}`ch11_train_minutes:.1f` minutes.\n\n"
+        "```{code-cell} ipython3\nglue('ch11_train_minutes', 3.0)\n```\n", fmt="md:myst")
+    assert oc.timing_glues(timed) == ["ch11_train_minutes"]
+    assert oc.typed_durations(timed) == ["four minutes", "3.0 minutes"]
+    untimed = jupytext.reads("It takes about two minutes.\n", fmt="md:myst")
+    assert oc.typed_durations(untimed) == []
+    executed = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
+        nbformat.v4.new_output("execute_result", {"text/plain": "<torch._C.Generator at 0x7f3a2c1b9d70>"}),
+        nbformat.v4.new_output("stream", name="stdout", text="saved in /root/.cache/llmbook\nok"),
+        nbformat.v4.new_output("stream", name="stderr", text="BertModel LOAD REPORT from: x"),
+        nbformat.v4.new_output("stream", name="stdout", text="in $LLMBOOK_DATA_DIR, ~/.cache, "
+                               "https://example.org/home/x and <site-packages>/pkg"),
+    ])])
+    problems = oc.output_problems(executed)
+    assert [p.split(":")[1].strip() for p in problems] == [
+        "a memory address", "an absolute path", "a library load report"], problems
+
+
+@pytest.mark.parametrize("path", [*SOURCES, *PACKAGE_FILES], ids=[p.name for p in [*SOURCES, *PACKAGE_FILES]])
+def test_no_source_labels(path: Path) -> None:
+    """The digest's labels S1-S5 mean nothing to a reader: name the source ("the course", ...)."""
+    bad = oc.source_labels(path.read_text(encoding="utf-8"))
+    assert not bad, f"{path.name} uses source labels S1-S5: {bad}"
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=IDS)
+def test_no_typed_exercise_or_figure_numbers(md: Path) -> None:
+    bad = oc.typed_references(jupytext.read(md))
+    assert not bad, (f"{md.name} types reference numbers, which the book counts across chapters: "
+                     f"{bad}; refer by label with {{ref}}/{{numref}}")
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=IDS)
+def test_timings_in_prose_are_glued(md: Path) -> None:
+    bad = oc.typed_durations(jupytext.read(md))
+    assert not bad, (f"{md.name} glues its timings but types durations in prose: {bad}; "
+                     "use the glued value (or say 'a few minutes')")
+
+
+EXECUTED = oc.executed_notebooks(ROOT / "_build")
+
+
+@pytest.mark.skipif(not EXECUTED, reason="no executed notebooks: build the book (make book) first")
+@pytest.mark.parametrize("ipynb", EXECUTED, ids=[f"{p.parents[2].name}/{p.stem}" for p in EXECUTED])
+def test_executed_outputs_are_for_readers(ipynb: Path) -> None:
+    """Outputs of the last build: no memory addresses, machine paths or load reports."""
+    bad = oc.output_problems(nbformat.read(ipynb, as_version=4))
+    assert not bad, f"{ipynb.name}: " + "; ".join(bad)
