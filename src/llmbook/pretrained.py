@@ -227,7 +227,9 @@ def _smollm2_folder(verbose: bool) -> Path:
     stamp = _stamp_for(gguf)
     if not _cache_is_valid(dest, stamp):
         if verbose:
-            print(f"Converting {gguf.name} to a transformers checkpoint in {dest} "
+            # No path in the message: it would print this machine's home or build folder
+            # (smollm2_cache_dir() says where the checkpoint goes).
+            print(f"Converting {gguf.name} to a transformers checkpoint in llmbook's cache "
                   "(once per machine; this takes a while)...", flush=True)
         start = time.perf_counter()
         _convert_smollm2(gguf, dest, stamp)
