@@ -144,3 +144,22 @@ def test_train_bpe_tokenizer_bad_input():
         from tokenizers import Tokenizer, models
 
         hf_merges(Tokenizer(models.WordLevel({"a": 0}, unk_token="a")))
+
+
+def test_byte_symbols_cover_every_byte_once() -> None:
+    from llmbook.bpe import BYTE_SYMBOLS, byte_token_bytes
+
+    assert sorted(BYTE_SYMBOLS) == list(range(256))
+    assert len(set(BYTE_SYMBOLS.values())) == 256
+    assert BYTE_SYMBOLS[ord(" ")] == "Ġ" and BYTE_SYMBOLS[ord("\n")] == "Ċ"
+    text = "すもも 🦊 café\n"
+    assert byte_token_bytes("".join(BYTE_SYMBOLS[b] for b in text.encode())) == text.encode()
+
+
+def test_byte_token_labels_and_bad_input() -> None:
+    from llmbook.bpe import byte_token_label, byte_token_bytes
+
+    assert byte_token_label("ãģĻ") == "す"
+    assert byte_token_label("ãģ") == "⟨e3 81⟩"
+    with pytest.raises(ValueError, match="not a byte-level token"):
+        byte_token_bytes("す")
