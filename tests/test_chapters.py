@@ -211,6 +211,9 @@ def test_reader_checks_can_fail() -> None:
         nbformat.v4.new_output("stream", name="stderr", text="BertModel LOAD REPORT from: x"),
         nbformat.v4.new_output("stream", name="stdout", text="in $LLMBOOK_DATA_DIR, ~/.cache, "
                                "https://example.org/home/x and <site-packages>/pkg"),
+        # a table shown as HTML: its plain-text fallback is never on the page
+        nbformat.v4.new_output("execute_result", {"text/html": "<table></table>",
+                                                  "text/plain": "<Styler at 0x7f6ee030dc10>"}),
     ])])
     problems = oc.output_problems(executed)
     assert [p.split(":")[1].strip() for p in problems] == [

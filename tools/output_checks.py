@@ -83,8 +83,19 @@ def typed_durations(nb: Any) -> list[str]:
     return [m.group(0) for text in _prose(nb) for m in TYPED_DURATION.finditer(text)]
 
 
+#: The order in which MyST-NB picks one representation of a rich output for
+#: HTML (its ``nb_mime_priority_overrides`` default): only that one is shown.
+MIME_PRIORITY = ("application/vnd.jupyter.widget-view+json", "application/javascript",
+                 "text/html", "image/svg+xml", "image/png", "image/jpeg", "text/markdown",
+                 "text/latex", "text/plain")
+
+
 def _output_texts(nb: Any) -> list[tuple[int, str]]:
-    """(cell index, text) of every text-like output, scripts and data URIs removed."""
+    """(cell index, text) of every output a reader sees, scripts and data URIs removed.
+
+    For a rich output that is the representation the book renders (a pandas
+    Styler's HTML table, not its ``<... at 0x...>`` plain-text fallback).
+    """
     texts = []
     for index, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
@@ -92,10 +103,11 @@ def _output_texts(nb: Any) -> list[tuple[int, str]]:
                 texts.append((index, out.get("text", "")))
             elif out.get("output_type") == "error":
                 texts.append((index, "\n".join(out.get("traceback", []))))
-            for mime, value in out.get("data", {}).items():
-                if mime.startswith("text/") or mime.endswith("json"):
-                    value = value if isinstance(value, str) else str(value)
-                    texts.append((index, _DATA_URI.sub(" ", _SCRIPT.sub(" ", value))))
+            data = out.get("data", {})
+            shown = next((mime for mime in MIME_PRIORITY if mime in data), None)
+            if shown is not None and shown.startswith("text/"):
+                value = data[shown] if isinstance(data[shown], str) else "".join(data[shown])
+                texts.append((index, _DATA_URI.sub(" ", _SCRIPT.sub(" ", value))))
     return texts
 
 
