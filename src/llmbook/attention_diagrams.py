@@ -134,11 +134,11 @@ def plot_attention_flow(
                offset=(-0.1, 0.05))
     y_s = (y_q + y_k) / 2 + H / 2 - 0.6  # scores sit between Q and K
     xs = 9.3
-    bs = draw(S, xs, y_s, square, f"scores = Q Kᵀ\n({T} × {T})")
+    bs = draw(S, xs, y_s, square, f"scores = Q K$^T$\n({T} × {T})")
     token_labels(xs, y_s)
     _arrow(ax, (bq[1], (bq[2] + bq[3]) / 2), (bs[0] - 1.1, (bs[2] + bs[3]) / 2 + 0.3), "Q",
            offset=(0.0, 0.05))
-    _arrow(ax, (bk[1], (bk[2] + bk[3]) / 2), (bs[0] - 1.1, (bs[2] + bs[3]) / 2 - 0.3), "Kᵀ",
+    _arrow(ax, (bk[1], (bk[2] + bk[3]) / 2), (bs[0] - 1.1, (bs[2] + bs[3]) / 2 - 0.3), "K$^T$",
            offset=(0.25, -0.45))
     x2 = bs[1] + 1.8
     b2 = draw(S2, x2, y_s, square, "scores ÷ √d_k")
@@ -209,7 +209,7 @@ def plot_multihead_diagram(n_heads: int = 4, ax: Axes | None = None, *,
             _box(ax, bx, y_proj, 0.66, 0.6, f"W$_{{{i + 1}}}^{name}$", "white", 9)
             ax.add_patch(FancyArrowPatch((bx, y_proj + 0.3), (x, y_att - 0.33), arrowstyle="-|>",
                                          mutation_scale=8, color="grey"))
-        _box(ax, x, y_att, 2.2, 0.62, "Attention\nsoftmax(QKᵀ/√d_k)V", "#f9cb9c", 8.5)
+        _box(ax, x, y_att, 2.2, 0.62, "Attention\nsoftmax(QK$^T$/√d_k)V", "#f9cb9c", 8.5)
         ax.add_patch(Rectangle((x - 0.5, y_head - 0.25), 1.0, 0.5, fc=c, ec="black", alpha=0.85))
         ax.text(x, y_head, f"head {i + 1}", ha="center", va="center", fontsize=9, color="white")
         ax.text(x + 0.58, y_head, f"T × {d_k}", ha="left", va="center", fontsize=8)

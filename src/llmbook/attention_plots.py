@@ -246,7 +246,7 @@ def plot_seq2seq(
     ax.text(xs_tgt.mean(), y_state - 0.55 if attention is None else y_state + 1.15 + lift, "decoder",
             ha="center", fontsize=11, color="#7f4f00")
     ax.set_xlim(xs_src[0] - 0.6, xs_tgt[-1] + 0.6)
-    ax.set_ylim(-0.4, 2.0 + lift)
+    ax.set_ylim(-0.4, 2.0 + lift if attention is None else 2.45 + lift)  # room for "decoder" on top
     ax.set_aspect("equal")
     ax.axis("off")
     if title:
