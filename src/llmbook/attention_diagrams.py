@@ -93,7 +93,7 @@ def plot_attention_flow(
     if Z.shape[1] != V.shape[1]:
         raise ValueError(f"out must have as many columns as v, got {Z.shape} and {V.shape}")
     if ax is None:
-        _, ax = plt.subplots(figsize=(15, 6.8))
+        _, ax = plt.subplots(figsize=(12, 6.4))
 
     cell = 0.42  # height of one token row, in data units
     H = T * cell
@@ -150,13 +150,13 @@ def plot_attention_flow(
     for j, t in enumerate(tokens):  # key labels under the weights
         ax.text(xw + (j + 0.5) * cell, bw[2] - 0.1, t, ha="right", va="top", fontsize=8,
                 rotation=60, rotation_mode="anchor")
-    xz = bw[1] + 0.6
+    xz = bw[0] + (square - 1.6) / 2  # the output sits under the weights
     bz = draw(Z, xz, y_v, 1.6, f"output = weights V\n({T} × {d_v})")
     _arrow(ax, ((bw[0] + bw[1]) / 2, bw[2] - 1.1), ((bz[0] + bz[1]) / 2, bz[3] + 1.05),
-           "weights", offset=(-0.75, -0.1))
+           "weights", offset=(1.05, -0.1))
     _arrow(ax, (bv[1], (bv[2] + bv[3]) / 2), (bz[0], (bz[2] + bz[3]) / 2),
            "V: each output row is a weighted sum of the rows of V", offset=(0.0, 0.05))
-    ax.set_xlim(-2.2, bz[1] + 0.4)
+    ax.set_xlim(-2.2, max(bz[1], bw[1]) + 0.8)
     ax.set_ylim(bv[2] - 0.4, bq[3] + 1.0)
     ax.set_aspect("equal")
     ax.axis("off")
@@ -194,7 +194,7 @@ def plot_multihead_diagram(n_heads: int = 4, ax: Axes | None = None, *,
     if isinstance(n_heads, bool) or not isinstance(n_heads, int) or not 1 <= n_heads <= 8:
         raise ValueError(f"n_heads must be an integer from 1 to 8, got {n_heads!r}")
     if ax is None:
-        _, ax = plt.subplots(figsize=(2.2 * n_heads + 3.0, 7.0))
+        _, ax = plt.subplots(figsize=(1.6 * n_heads + 2.6, 5.6))
     colours = _head_colours(n_heads)
     spacing = 2.6
     xs = [(i - (n_heads - 1) / 2) * spacing for i in range(n_heads)]
@@ -209,7 +209,7 @@ def plot_multihead_diagram(n_heads: int = 4, ax: Axes | None = None, *,
             _box(ax, bx, y_proj, 0.66, 0.6, f"W$_{{{i + 1}}}^{name}$", "white", 9)
             ax.add_patch(FancyArrowPatch((bx, y_proj + 0.3), (x, y_att - 0.33), arrowstyle="-|>",
                                          mutation_scale=8, color="grey"))
-        _box(ax, x, y_att, 2.2, 0.62, "Attention\nsoftmax(QK$^T$/√d_k)V", "#f9cb9c", 8.5)
+        _box(ax, x, y_att, 2.3, 0.66, "Attention\nsoftmax(QK$^T$/√d_k)V", "#f9cb9c", 7.5)
         ax.add_patch(Rectangle((x - 0.5, y_head - 0.25), 1.0, 0.5, fc=c, ec="black", alpha=0.85))
         ax.text(x, y_head, f"head {i + 1}", ha="center", va="center", fontsize=9, color="white")
         ax.text(x + 0.58, y_head, f"T × {d_k}", ha="left", va="center", fontsize=8)
@@ -225,7 +225,7 @@ def plot_multihead_diagram(n_heads: int = 4, ax: Axes | None = None, *,
     ax.text(3.0, y_cat, f"Concat   (T × {d_model})", ha="left", va="center", fontsize=10)
     ax.add_patch(FancyArrowPatch((0, y_cat + 0.27), (0, y_wo - 0.3), arrowstyle="-|>",
                                  mutation_scale=10, color="black"))
-    _box(ax, 0, y_wo, 3.2, 0.56, f"× W$^O$   ({d_model} × {d_model})", "#d9ead3", 10)
+    _box(ax, 0, y_wo, 4.2, 0.56, f"× W$^O$   ({d_model} × {d_model})", "#d9ead3", 10)
     ax.add_patch(FancyArrowPatch((0, y_wo + 0.3), (0, y_out - 0.25), arrowstyle="-|>",
                                  mutation_scale=10, color="black"))
     ax.text(0, y_out, f"output   (T × {d_model})", ha="center", va="center", fontsize=11)
@@ -259,7 +259,7 @@ def plot_head_split(tokens: Sequence[str], n_heads: int, d_head: int, ax: Axes |
     C = h * d
     colours = _head_colours(h)
     if ax is None:
-        _, ax = plt.subplots(figsize=(14, 0.4 * T + 2.6))
+        _, ax = plt.subplots(figsize=(11, 0.3 * T + 2.2))
     s = 0.4  # cell size
 
     def cell(x: float, y: float, c: tuple[float, ...], shade: float) -> None:
