@@ -1,4 +1,4 @@
-"""Diagrams of attention's data flow, heads and head split: what they draw, and the errors they raise."""
+"""Diagrams of attention's data flow, heads and head split: what they draw, and their errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Diagrams of how attention computes: the data flow of one head, the heads of a layer, the head split.
+"""Diagrams of how attention computes: one head's data flow, a layer's heads, the head split.
 
 The chapter on attention builds the mechanism itself in its own code cells;
 these functions only draw it. Each draws on a Matplotlib ``Axes`` (a new one

@@ -198,7 +198,8 @@ def plot_seq2seq(
             raise ValueError(f"attention must have shape (len(target), len(source)) = "
                              f"({n_tgt}, {n_src}), got {attention.shape}")
     if target_glosses is not None and len(target_glosses) != n_tgt:
-        raise ValueError(f"target_glosses has {len(target_glosses)} entries for {n_tgt} target tokens")
+        raise ValueError(f"target_glosses has {len(target_glosses)} entries for "
+                         f"{n_tgt} target tokens")
     lift = 0.3 if target_glosses is not None else 0.0  # room for the glosses
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 3.2))
@@ -243,8 +244,8 @@ def plot_seq2seq(
                                                  connectionstyle="arc3,rad=0.18", arrowstyle="-",
                                                  color="tab:purple", alpha=min(1.0, 0.1 + w), lw=0.5 + 3.5 * w))
     ax.text(xs_src.mean(), y_state + 0.45, "encoder", ha="center", fontsize=11, color="#1f4e79")
-    ax.text(xs_tgt.mean(), y_state - 0.55 if attention is None else y_state + 1.15 + lift, "decoder",
-            ha="center", fontsize=11, color="#7f4f00")
+    y_decoder = y_state - 0.55 if attention is None else y_state + 1.15 + lift
+    ax.text(xs_tgt.mean(), y_decoder, "decoder", ha="center", fontsize=11, color="#7f4f00")
     ax.set_xlim(xs_src[0] - 0.6, xs_tgt[-1] + 0.6)
     ax.set_ylim(-0.4, 2.0 + lift if attention is None else 2.45 + lift)  # room for "decoder" on top
     ax.set_aspect("equal")
