@@ -193,6 +193,7 @@ PACKAGE_FILES = sorted((ROOT / "src" / "llmbook").rglob("*.py")) + sorted((ROOT 
 def test_reader_checks_can_fail() -> None:
     assert oc.source_labels("the prompt of S1's fable\nfine") == ["the prompt of S1's fable"]
     assert not oc.source_labels("$S_1$ and S10 and CS1")
+    assert oc.source_labels(oc.python_words('S2 = 1  # as in S3\nx = "S1 model"\n')) == ["# as in S3", '"S1 model"']
     prose = jupytext.reads(
         "Try exercise 2 and Figure 3; the second exercise too.\n\n"
         "Table 2 of the paper, {ref}`ex-ch07-2` and `exercise 4` are fine.\n", fmt="md:myst")
@@ -223,7 +224,9 @@ def test_reader_checks_can_fail() -> None:
 @pytest.mark.parametrize("path", [*SOURCES, *PACKAGE_FILES], ids=[p.name for p in [*SOURCES, *PACKAGE_FILES]])
 def test_no_source_labels(path: Path) -> None:
     """The digest's labels S1-S5 mean nothing to a reader: name the source ("the course", ...)."""
-    bad = oc.source_labels(path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    words = oc.python_words(text) if path.suffix == ".py" else oc.chapter_words(jupytext.reads(text, fmt="md:myst"))
+    bad = oc.source_labels(words)
     assert not bad, f"{path.name} uses source labels S1-S5: {bad}"
 
 

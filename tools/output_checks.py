@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["source_labels", "typed_references", "typed_durations", "timing_glues",
+__all__ = ["source_labels", "python_words", "chapter_words", "typed_references", "typed_durations", "timing_glues",
            "output_problems", "executed_notebooks"]
 
 SOURCE_LABEL = re.compile(r"\bS[1-5]\b")
@@ -60,6 +60,30 @@ def _prose(nb: Any) -> list[str]:
 def source_labels(text: str) -> list[str]:
     """Lines of ``text`` that use a source label (S and a digit 1-5)."""
     return [line.strip() for line in text.splitlines() if SOURCE_LABEL.search(line)]
+
+
+def python_words(source: str) -> str:
+    """The comments and string literals of Python ``source``: its words for a reader.
+
+    A variable named like a label (S and a digit) is code; the same label in a
+    docstring or comment is prose a reader meets.
+    """
+    import io
+    import tokenize
+
+    kinds = {tokenize.COMMENT, tokenize.STRING}
+    kinds |= {getattr(tokenize, name) for name in ("FSTRING_MIDDLE",) if hasattr(tokenize, name)}
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return source  # not valid Python: check all of it
+    return "\n".join(tok.string for tok in tokens if tok.type in kinds)
+
+
+def chapter_words(nb: Any) -> str:
+    """The prose of a chapter plus the comments and strings of its code cells."""
+    return "\n".join(cell.source if cell.cell_type != "code" else python_words(cell.source)
+                     for cell in nb.cells)
 
 
 def typed_references(nb: Any) -> list[str]:
