@@ -248,7 +248,7 @@ EXECUTED = oc.executed_notebooks(ROOT / "_build")
 
 
 @pytest.mark.skipif(not EXECUTED, reason="no executed notebooks: build the book (make book) first")
-@pytest.mark.parametrize("ipynb", EXECUTED, ids=[f"{p.parents[2].name}/{p.stem}" for p in EXECUTED])
+@pytest.mark.parametrize("ipynb", EXECUTED, ids=[str(p.relative_to(ROOT / "_build")) for p in EXECUTED])
 def test_executed_outputs_are_for_readers(ipynb: Path) -> None:
     """Outputs of the last build: no memory addresses, machine paths or load reports."""
     bad = oc.output_problems(nbformat.read(ipynb, as_version=4))

@@ -150,8 +150,8 @@ def output_problems(nb: Any) -> list[str]:
 def executed_notebooks(build: Path) -> list[Path]:
     """The executed chapter notebooks that a book build left under ``build``.
 
-    Jupyter Book writes them to ``<build>/jupyter_execute/chapters/`` (also for
-    one-chapter builds under ``<build>/one/<name>/``).
+    Jupyter Book writes them to ``<build>/jupyter_execute/chapters/``; the
+    one-chapter builds of ``make chapter`` to ``<build>/one/<name>/_build/...``.
     """
     return sorted(build.glob("jupyter_execute/chapters/*.ipynb")) + sorted(
-        build.glob("one/*/jupyter_execute/chapters/*.ipynb"))
+        build.glob("one/*/_build/jupyter_execute/chapters/*.ipynb"))
