@@ -11,7 +11,9 @@ import torch
 from llmbook.models.attention import scaled_dot_product_attention
 from llmbook.batches import split_ids
 from llmbook.models.gpt import GPT, GPTConfig, KVCache, count_gpt_parameters
-from llmbook.models.gpt_train import TrainConfig, estimate_loss, learning_rate_at, train_gpt
+from llmbook.gpt_train import TrainConfig, estimate_loss, train_gpt
+from llmbook.nn_basics import count_parameters
+from llmbook.train import cosine_schedule
 from llmbook.text import CharVocabulary
 
 SMALL = GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16)
@@ -55,7 +57,7 @@ def test_gpt_needs_a_config() -> None:
 @pytest.mark.parametrize(("layers", "width", "heads", "block"), [(1, 8, 1, 4), (2, 16, 4, 8), (3, 24, 3, 5)])
 def test_parameter_count_formula(bias: bool, layers: int, width: int, heads: int, block: int) -> None:
     cfg = GPTConfig(vocab_size=13, block_size=block, n_layer=layers, n_head=heads, n_embd=width, bias=bias)
-    assert GPT(cfg).num_parameters() == count_gpt_parameters(cfg)
+    assert count_parameters(GPT(cfg)) == count_gpt_parameters(cfg)
 
 
 def test_nanogpt_cpu_baseline_size() -> None:
@@ -201,15 +203,17 @@ def test_generate_bad_input(kwargs: dict, message: str) -> None:
 
 
 def test_learning_rate_schedule() -> None:
-    cfg = TrainConfig(max_iters=1000, warmup_iters=100, learning_rate=1e-3, min_lr=1e-4)
-    assert learning_rate_at(0, cfg) == pytest.approx(1e-5)
-    assert learning_rate_at(99, cfg) == pytest.approx(1e-3)
-    assert learning_rate_at(550, cfg) == pytest.approx(5.5e-4)  # halfway down the cosine
-    assert learning_rate_at(1000, cfg) == pytest.approx(1e-4)
+    lr_at = cosine_schedule(1e-3, 1e-4, warmup_steps=100, total_steps=1000)
+    assert lr_at(0) == pytest.approx(1e-5)
+    assert lr_at(99) == pytest.approx(1e-3)
+    assert lr_at(550) == pytest.approx(5.5e-4)  # halfway down the cosine
+    assert lr_at(1000) == pytest.approx(1e-4)
+    with pytest.raises(ValueError, match="min_lr <= peak_lr"):
+        cosine_schedule(1e-4, 1e-3, 10, 100)
 
 
 def test_train_config_errors() -> None:
-    with pytest.raises(ValueError, match="max_iters must be >= 1"):
+    with pytest.raises(ValueError, match="max_iters must be a positive integer, got 0"):
         TrainConfig(max_iters=0)
     with pytest.raises(ValueError, match="min_lr <= learning_rate"):
         TrainConfig(learning_rate=1e-4, min_lr=1e-3)

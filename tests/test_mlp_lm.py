@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 import llmbook.models.mlp_lm as mlp_module
 from llmbook.batches import random_windows
-from llmbook.models.mlp_lm import BigramModel, ContextMLP, OneHotMLP, count_parameters, generate
+from llmbook.models.mlp_lm import BigramModel, ContextMLP, OneHotMLP, generate
+from llmbook.nn_basics import count_parameters
 from llmbook.text import CharVocabulary, UnknownTokenError
 from llmbook.train import cross_entropy, evaluate, fit
 
@@ -52,7 +53,7 @@ def test_models_reject_ids_outside_vocabulary(vocab):
         OneHotMLP(V)(torch.tensor([0, V]))
     with pytest.raises(ValueError, match="ContextMLP: id -1 is outside"):
         ContextMLP(V, context=2)(torch.tensor([[0, -1]]))
-    with pytest.raises(TypeError, match="expects integer ids"):
+    with pytest.raises(TypeError, match="OneHotMLP must hold integer token ids, got dtype torch.float32"):
         OneHotMLP(V)(torch.tensor([0.0]))
 
 
@@ -150,7 +151,7 @@ def test_generate_bad_input(vocab):
     model = ContextMLP(len(vocab), context=3)
     with pytest.raises(ValueError, match="the prompt has 2 ids but the model needs 3"):
         generate(model, [0, 1], 5, context=3)
-    with pytest.raises(ValueError, match="length must be >= 0"):
+    with pytest.raises(ValueError, match="length must be a non-negative integer, got -1"):
         generate(model, [0, 1, 2], -1, context=3)
 
 

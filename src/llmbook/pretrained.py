@@ -40,6 +40,8 @@ from typing import Any
 
 import platformdirs
 
+from llmbook.nn_basics import count_parameters  # the book's one count, offered with the loaders
+
 __all__ = [
     "ModelPackageMissingError", "HubUnavailableError", "UnknownModelError",
     "MINILM_PIP", "SMOLLM2_PIP", "SMOLLM2_GGUF_NAME",
@@ -264,11 +266,6 @@ def load_smollm2_tokenizer() -> Any:
     if _cache_is_valid(folder, _stamp_for(gguf)):
         return AutoTokenizer.from_pretrained(folder)
     return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-
-
-def count_parameters(model: Any) -> int:
-    """The number of parameters of a PyTorch model; tied (shared) weights count once."""
-    return sum(p.numel() for p in model.parameters())  # parameters() skips duplicates
 
 
 # --- Models that live only on the Hugging Face Hub. ---------------------------
