@@ -461,3 +461,77 @@ def test_hf_step_fn_reproduces_transformers_generate() -> None:
     torch.manual_seed(11)
     ours = S.generate(S.hf_step_fn(model), prompt, 12, **settings)
     assert torch.equal(theirs, ours.ids)
+
+
+# ---------------------------------------------------------------------------
+# Reliability: no silent wrong answers, no crash inside torch
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("t", [1e-30, 1e-45])
+def test_tiny_temperature_does_not_overflow(t: float) -> None:
+    # logits / 1e-45 overflow to inf in float32 (and softmax to NaN) unless the
+    # largest logit is subtracted first; the draw must then be the argmax.
+    logits = torch.tensor([[5.0, 7.0, 6.0], [100.0, -3.0, 99.0]])
+    assert S.sample_next(logits, temperature=t, generator=torch.Generator().manual_seed(0)).tolist() == [1, 0]
+
+
+def test_half_precision_logits_do_not_overflow() -> None:
+    # 30 / 1e-4 = 300,000 is beyond float16's largest number (65,504).
+    logits = torch.tensor([[30.0, 29.0, -5.0]], dtype=torch.float16)
+    out = S.sample_next(logits, temperature=1e-4, generator=torch.Generator().manual_seed(0))
+    assert out.tolist() == [0]
+    steps = S.generate(lambda ids, state: (logits.expand(ids.shape[0], -1), state), [1], 3,
+                       temperature=1e-4, seed=0)
+    assert steps.new_ids.tolist() == [[0, 0, 0]]
+
+
+def test_generate_rejects_a_text_prompt() -> None:
+    with pytest.raises(TypeError, match="prompt_ids must be token ids, not text: encode the prompt first"):
+        S.generate(counting_step, "abc", 5)
+
+
+@pytest.mark.parametrize(("stop_id", "message"), [
+    (VOCAB, rf"stop_id must be a token id in 0..{VOCAB - 1} \(the vocabulary\), got {VOCAB}"),
+    (-1, "stop_id must be a non-negative integer, got -1"),
+    (2.0, "stop_id must be a non-negative integer, got 2.0"),
+])
+def test_generate_rejects_a_bad_stop_id(stop_id, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        S.generate(counting_step, [1], 5, stop_id=stop_id)
+
+
+def test_generate_rejects_prompt_ids_outside_the_vocabulary() -> None:
+    with pytest.raises(ValueError, match=rf"prompt_ids: id {VOCAB + 3} is outside the vocabulary"):
+        S.generate(counting_step, [1, VOCAB + 3], 5)
+
+
+def test_sampling_imports_no_model() -> None:
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(S))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert not {name for name in imported if name and name.startswith("llmbook.models")}
+
+
+# ---------------------------------------------------------------------------
+# Devices: a CPU generator drives a model anywhere; tokens live with the model
+# ---------------------------------------------------------------------------
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_generate_on_the_models_device(device: str) -> None:
+    model = torch.nn.Sequential(torch.nn.Embedding(VOCAB, 8), torch.nn.Linear(8, VOCAB)).to(device)
+    cpu_model = torch.nn.Sequential(torch.nn.Embedding(VOCAB, 8), torch.nn.Linear(8, VOCAB))
+    cpu_model.load_state_dict(model.state_dict())
+    out = S.generate(S.window_step_fn(model, block_size=4), [1, 2], 6, seed=0, top_k=5)
+    assert out.ids.device.type == device and out.logprobs.device.type == device
+    reference = S.generate(S.window_step_fn(cpu_model, block_size=4), [1, 2], 6, seed=0, top_k=5)
+    assert out.ids.tolist() == reference.ids.tolist()  # the same seed, the same tokens
+    greedy = S.generate(S.recurrent_step_fn(lambda ids, h: (model(ids), h)), [1], 3, greedy=True)
+    assert greedy.ids.device.type == device

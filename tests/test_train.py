@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import llmbook.train as train_module
-from llmbook.train import (History, cross_entropy, evaluate, fit, load_checkpoint,
-                           perplexity, save_checkpoint)
+from llmbook.train import (History, cosine_schedule, cross_entropy, evaluate, fit, load_checkpoint,
+                           next_token_loss, perplexity, save_checkpoint, train_step)
 
 
 def regression_problem():
@@ -232,3 +232,92 @@ def test_clip_grad_norm_limits_the_update():
     # One SGD step with lr 1 moves the parameters by at most the clipped norm.
     step = torch.cat([(model.weight - before).flatten()])
     assert step.norm().item() <= 0.01 + 1e-6
+
+
+# --- the contract: loss_fn(model, batch), schedules, train_step ---------------------------
+
+
+def test_next_token_loss_takes_the_logits_of_tuple_outputs():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, 5)
+    targets = torch.randint(0, 5, (2, 3))
+
+    class Pair(nn.Module):  # returns (logits, something else), as the GPT and the LSTMs do
+        def forward(self, x):
+            return logits, None
+
+    assert torch.equal(next_token_loss(Pair(), (None, targets)), cross_entropy(logits, targets))
+
+
+def test_train_step_is_one_optimiser_step():
+    x, y = regression_problem()
+    model, reference = make_model(), make_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    loss = train_step(model, (x, y), opt, mse, lr=0.1)
+    assert opt.param_groups[0]["lr"] == 0.1 and not loss.requires_grad
+    expected = mse(reference, (x, y))
+    expected.backward()
+    with torch.no_grad():
+        for p, q in zip(model.parameters(), reference.parameters()):
+            assert torch.allclose(p, q - 0.1 * q.grad)
+    assert loss.item() == pytest.approx(expected.item())
+
+
+def test_fit_follows_the_schedule_step_by_step_across_resumption():
+    x, y = regression_problem()
+    model = make_model()
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    schedule = cosine_schedule(0.1, 0.01, warmup_steps=2, total_steps=8)
+    h = fit(model, [(x, y)] * 2, loss_fn=mse, optimizer=opt, epochs=2, lr_schedule=schedule,
+            progress=False)
+    h = fit(model, [(x, y)] * 2, loss_fn=mse, optimizer=opt, epochs=2, lr_schedule=schedule,
+            history=h, progress=False)
+    assert h.lr == pytest.approx([schedule(s) for s in range(8)])
+    assert len(h.step_loss) == 8 and h.train_loss[0] == pytest.approx(sum(h.step_loss[:2]) / 2)
+    with pytest.raises(ValueError, match="learning rate must be positive, got lr=0.0"):
+        fit(model, [(x, y)], loss_fn=mse, optimizer=opt, epochs=1, lr_schedule=lambda step: 0.0,
+            progress=False)
+
+
+def test_cosine_schedule_shape():
+    lr = cosine_schedule(1.0, 0.1, warmup_steps=10, total_steps=110)
+    assert [lr(0), lr(4), lr(9)] == pytest.approx([0.1, 0.5, 1.0])
+    assert lr(60) == pytest.approx(0.55) and lr(110) == lr(1000) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="total_steps must be a positive integer"):
+        cosine_schedule(1.0, 0.1, 0, 0)
+
+
+def test_evaluate_and_fit_accept_dict_batches():
+    torch.manual_seed(0)
+    model = nn.Linear(2, 1)
+    batch = {"x": torch.randn(8, 2), "y": torch.randn(8, 1)}
+
+    def dict_loss(model, batch):
+        return F.mse_loss(model(batch["x"]), batch["y"])
+
+    before = evaluate(model, [batch], loss_fn=dict_loss)
+    fit(model, [batch], loss_fn=dict_loss, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+        epochs=20, progress=False)
+    assert evaluate(model, [batch], loss_fn=dict_loss) < before
+
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_fit_and_evaluate_run_on_the_models_device(device):
+    x, y = regression_problem()  # on the CPU: moved to the model's device batch by batch
+    model = make_model().to(device)
+    seen = []
+
+    def loss(model, batch):
+        seen.append(batch[0].device.type)
+        return mse(model, batch)
+
+    h = fit(model, [(x, y)], [(x, y)], loss_fn=loss, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+            epochs=100, bf16=False, progress=False)
+    assert set(seen) == {device} and h.val_loss[-1] < 1e-6
+    assert evaluate(model, [(x, y)], loss_fn=mse) < 1e-6
+    with_bf16 = evaluate(model, [(x, y)], loss_fn=mse, bf16=True)
+    assert math.isfinite(with_bf16)
