@@ -167,7 +167,9 @@ def mask_tokens(
 
     Returns:
         ``(inputs, labels)``: the corrupted ids, and the original ids at the
-        chosen positions with ``-100`` (ignored by the loss) elsewhere.
+        chosen positions with ``-100`` (ignored by the loss) elsewhere, on the
+        device of ``input_ids`` (the random draws are made on the CPU, so a
+        CPU ``generator`` gives the same masks everywhere).
 
     Raises:
         ValueError: for probabilities outside [0, 1] or ``replace_probs`` not summing to 1.
@@ -179,6 +181,7 @@ def mask_tokens(
                          f"summing to 1, got {replace_probs}")
     if input_ids.dtype not in (torch.int64, torch.int32):
         raise TypeError(f"input_ids must be an integer tensor, got {input_ids.dtype}")
+    device, input_ids = input_ids.device, input_ids.cpu()  # drawn on the CPU, like the generator
     special = torch.tensor(sorted(set(special_ids)), dtype=input_ids.dtype)
     ordinary = ~torch.isin(input_ids, special)
     chosen = (torch.rand(input_ids.shape, generator=generator) < mask_prob) & ordinary
@@ -194,7 +197,7 @@ def mask_tokens(
     inputs = input_ids.clone()
     inputs[to_mask] = mask_token_id
     inputs[to_random] = random_ids[to_random].to(inputs.dtype)
-    return inputs, labels
+    return inputs.to(device), labels.to(device)
 
 
 def mini_bert_config(vocab_size: int, *, hidden: int = 128, layers: int = 2, heads: int = 4,

@@ -124,8 +124,8 @@ class BigramModel(nn.Module):
         if len(ids) < 2:
             raise ValueError(f"need at least 2 ids to count a pair, got {len(ids)}")
         _checks.check_ids(ids, vocab_size, name="BigramModel.from_ids")
-        counts = torch.zeros(vocab_size * vocab_size)
-        counts.index_add_(0, ids[:-1] * vocab_size + ids[1:], torch.ones(len(ids) - 1))
+        counts = torch.zeros(vocab_size * vocab_size, device=ids.device)
+        counts.index_add_(0, ids[:-1] * vocab_size + ids[1:], torch.ones(len(ids) - 1, device=ids.device))
         return cls(counts.view(vocab_size, vocab_size), smoothing)
 
     @property
