@@ -1,6 +1,5 @@
 """Tests of llmbook.train: the generic training loop, evaluation and checkpoints."""
 
-import doctest
 import math
 
 import pytest
@@ -8,7 +7,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import llmbook.train as train_module
 from llmbook.train import (History, cross_entropy, evaluate, fit, load_checkpoint,
                            perplexity, save_checkpoint)
 
@@ -24,12 +22,6 @@ def regression_problem():
 def make_model():
     torch.manual_seed(0)
     return nn.Linear(2, 1)
-
-
-def test_module_doctests_pass():
-    result = doctest.testmod(train_module)
-    assert result.attempted >= 2
-    assert result.failed == 0
 
 
 def test_fit_decreases_loss_on_a_fixed_problem():

@@ -31,7 +31,12 @@ def is_quick() -> bool:
 def scaled(full: int, quick: int) -> int:
     """``full`` normally, ``quick`` under ``LLMBOOK_QUICK`` (for loop sizes).
 
-    >>> scaled(1000, 10) if not is_quick() else 1000
+    >>> from unittest import mock
+    >>> with mock.patch.dict("os.environ", {"LLMBOOK_QUICK": "1"}):
+    ...     scaled(1000, 10)
+    10
+    >>> with mock.patch.dict("os.environ", {"LLMBOOK_QUICK": "0"}):
+    ...     scaled(1000, 10)
     1000
     """
     if full < 1 or quick < 1:
