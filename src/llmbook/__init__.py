@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import warnings
 
-__version__ = "0.1.0"
+# The one place the version is set: pyproject.toml reads it, and the Colab
+# set-up cells and buttons use the git tag `v` + this (see README, "Releasing").
+__version__ = "0.2.0"
 
 # The book runs in kernels without ipywidgets (its HTML is static), so
 # `tqdm.auto` falls back to text progress bars; silence tqdm's advice to
