@@ -224,3 +224,52 @@ def test_package_version_is_read_from_llmbook() -> None:
     assert "version" not in project["project"], "set the version once, in llmbook.__version__"
     assert "version" in project["project"]["dynamic"]
     assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "llmbook.__version__"}
+
+
+# --------------------------------------------------------------------------
+# A chapter leaves the kernel as it found it (see llmbook.kernel).
+
+DIRECT_STATE = re.compile(
+    r"torch\.set_num_(?:interop_)?threads\(|\b(?:pd|pandas)\.set_option\(|\w*able_progress_bars?\("
+    r"|rcParams\s*(?:\[|\.update\()|\b(?:mpl|matplotlib|plt)\.rc\(|\.style\.use\(|set_printoptions\(")
+STYLE_CALL = re.compile(r"\b(use_book_style|use_cjk_font)\(")
+
+
+def kernel_state_problems(code_cells: list[str]) -> list[str]:
+    """What in a chapter's code would leave kernel-wide settings changed."""
+    code = "\n".join(code_cells)
+    problems = []
+    direct = sorted({m.group(0) for m in DIRECT_STATE.finditer(code)})
+    if direct:
+        problems.append(f"sets kernel-wide state directly (use llmbook.kernel.chapter_settings): {direct}")
+    opened = code.find("chapter_settings(")
+    style = STYLE_CALL.search(code)
+    if style and not 0 <= opened < style.start():
+        problems.append(f"{style.group(1)}() runs before `settings = chapter_settings(...)`")
+    if opened >= 0 and code_cells[-1] != chapter_tools.restore_cell_source():
+        problems.append("opens chapter_settings but does not end with the restore cell: run `make sync`")
+    return problems
+
+
+def test_kernel_state_check_can_fail() -> None:
+    restore = chapter_tools.restore_cell_source()
+    good = ["settings = chapter_settings(threads=1)\nuse_book_style()", "x = 1", restore]
+    assert kernel_state_problems(good) == []
+    assert kernel_state_problems(["use_book_style()"])  # never opened
+    assert kernel_state_problems(["use_cjk_font()\nsettings = chapter_settings()", restore])  # too late
+    assert kernel_state_problems(["settings = chapter_settings()", "x = 1"])  # never restored
+    for direct in ["torch.set_num_threads(1)", 'pd.set_option("display.width", 9)',
+                   "transformers.utils.logging.disable_progress_bar()", 'plt.rcParams["font.size"] = 9',
+                   "mpl.rcParams.update(style)", 'plt.style.use("ggplot")']:
+        assert kernel_state_problems(["settings = chapter_settings()", direct, restore]), direct
+    assert kernel_state_problems(["with plt.rc_context({'font.size': 9}):\n    pass"]) == []
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=IDS)
+def test_chapter_leaves_the_kernel_as_it_found_it(md: Path) -> None:
+    nb = jupytext.read(md)
+    problems = kernel_state_problems(code_sources(nb))
+    assert not problems, f"{md.name}: " + "; ".join(problems)
+    if chapter_tools.opens_settings(nb):
+        assert nb.cells[-1].source == chapter_tools.restore_cell_source()
+        assert nb.cells[-1].metadata.get("tags") == chapter_tools.RESTORE_TAGS

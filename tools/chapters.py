@@ -4,7 +4,9 @@ The book's chapters are written as MyST Markdown notebooks
 (``chapters/NN_slug.md``); each is paired with a ``.ipynb`` without outputs,
 which is what Colab opens and nbval runs. The first code cell of every chapter
 is the same Colab set-up cell, rendered here from the repository URL in
-``_config.yml`` -- the one place it is defined.
+``_config.yml`` -- the one place it is defined. A chapter that opens
+kernel-wide settings (``llmbook.kernel.chapter_settings``) ends with the same
+restore cell, also written here.
 
 Colab works from a release, not from a moving branch: the set-up cell installs
 ``llmbook`` from the tag ``v<llmbook.__version__>`` and the book's Colab
@@ -125,6 +127,38 @@ def first_code_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
 
 
 SETUP_MARKER = "# Set-up for Google Colab"
+RESTORE_MARKER = "# Leave the kernel as this chapter found it"
+RESTORE_TAGS = ["hide-cell"]
+
+
+def restore_cell_source() -> str:
+    """The last cell of a chapter that opened ``settings = chapter_settings(...)``."""
+    return f'''{RESTORE_MARKER}: the settings opened with
+# `chapter_settings` in the first cells (threads, figure style, display options)
+# go back to what they were, so whatever runs next in this kernel is unaffected.
+settings.restore()'''
+
+
+def opens_settings(nb: nbformat.NotebookNode) -> bool:
+    """Does a code cell of the notebook open kernel-wide settings?"""
+    return any(c.cell_type == "code" and "chapter_settings(" in c.source for c in nb.cells)
+
+
+def set_restore_cell(nb: nbformat.NotebookNode) -> None:
+    """End a notebook that opens kernel-wide settings with the current restore cell.
+
+    A last code cell that is an (older) restore cell, recognised by its first
+    line, is rewritten; otherwise the cell is appended after everything else."""
+    if not opens_settings(nb):
+        return
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    if code and code[-1].source.startswith(RESTORE_MARKER) and nb.cells[-1] is code[-1]:
+        cell = code[-1]
+    else:
+        cell = nbformat.v4.new_code_cell()
+        nb.cells.append(cell)
+    cell.source = restore_cell_source()
+    cell.metadata["tags"] = list(RESTORE_TAGS)
 
 
 def set_setup_cell(nb: nbformat.NotebookNode) -> None:
@@ -152,6 +186,7 @@ def sync() -> None:
     for md in chapter_sources():
         nb = jupytext.read(md)
         set_setup_cell(nb)
+        set_restore_cell(nb)
         for cell in nb.cells:
             # The .ipynb stores metadata keys sorted; so does the .md, so that
             # `jupytext --diff` of the pair shows nothing.
