@@ -4,9 +4,10 @@ Chapters change settings that belong to the whole kernel (threads, Matplotlib
 style and fonts, pandas options, progress bars) and must put them back at
 their end (``llmbook.kernel``). Here the notebooks are executed as a reader
 would run them in a single Jupyter kernel (``LLMBOOK_QUICK=1``): a probe cell
-records those settings before and after the first chapter, and the second
-chapter's outputs, figures included, are compared with a run of that chapter
-in a fresh kernel.
+records those settings before and after the first chapter, a reader's cell
+after it must still show its figure, and the second chapter's outputs,
+figures included, are compared with a run of that chapter in a fresh kernel
+(the two kernels run at the same time). About 40 s on 2 busy cores.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ PROBE = '''\
 import json as _json, sys as _sys
 import matplotlib as _mpl, pandas as _pd, torch as _torch
 _state = {"threads": _torch.get_num_threads(),
-          "rcParams": {k: repr(v) for k, v in sorted(_mpl.rcParams.items()) if k != "backend"},
+          "rcParams": {k: repr(v) for k, v in sorted(_mpl.rcParams.items())
+                       if k not in ("backend", "interactive")},  # the front end's, see llmbook.kernel
           "pandas": {k: repr(_pd.get_option(k)) for k in
                      ("display.max_colwidth", "display.max_rows", "display.max_columns", "display.width")},
           "transformers_bars": True}  # on, as a first import of transformers leaves them
@@ -48,16 +50,23 @@ def probe_cell(index: int) -> nbformat.NotebookNode:
     return cell
 
 
+#: A reader's own cell after a chapter: its figure must still be shown.
+READER_FIGURE = "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([0, 1]);"
+
+
 def one_kernel_notebook(chapters: list[str]) -> nbformat.NotebookNode:
     """The chapters' notebooks one after another, with a probe cell before the
-    first and after each; every cell's metadata names its chapter."""
+    first and after each, and a reader's figure after each; every chapter
+    cell's metadata names its chapter."""
     cells = [probe_cell(0)]
     for index, name in enumerate(chapters, start=1):
         nb = nbformat.read(CHAPTERS / f"{name}.ipynb", as_version=4)
         for cell in nb.cells:
             cell.metadata["chapter"] = name
             cell.id = f"{name}-{cell.id}"  # ids stay unique in the combined notebook
-        cells += nb.cells + [probe_cell(index)]
+        reader = nbformat.v4.new_code_cell(READER_FIGURE, metadata={"tags": ["reader"]})
+        reader.id = f"reader-{index}"
+        cells += nb.cells + [probe_cell(index), reader]
     return nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
 
 
@@ -111,6 +120,10 @@ def test_two_chapters_in_one_kernel_match_each_alone(monkeypatch: pytest.MonkeyP
         sorted(k for k in before["rcParams"] if before["rcParams"][k] != after_first["rcParams"].get(k))
         + [k for k in ("threads", "pandas", "transformers_bars") if before.get(k) != after_first.get(k)])
     assert after_second == probes(alone)[-1]
+    for cell in together.cells:
+        if "reader" in cell.metadata.get("tags", []):
+            assert any("image/png" in out.get("data", {}) for out in cell.outputs), (
+                "a figure drawn after a chapter is not shown")
     ours, theirs = chapter_outputs(together, SECOND), chapter_outputs(alone, SECOND)
     assert len(ours) == len(theirs) > 10
     for (source, got), (_, expected) in zip(ours, theirs):

@@ -48,6 +48,19 @@ def test_every_matplotlib_setting_changed_after_the_snapshot_is_restored() -> No
     assert dict(mpl.rcParams) == before
 
 
+def test_the_front_end_settings_are_left_alone() -> None:
+    """Jupyter turns ``interactive`` on at a chapter's first figure; turning it
+    off at the chapter's end would keep later cells from showing figures."""
+    was = mpl.is_interactive()
+    try:
+        settings = KernelSettings()
+        mpl.interactive(not was)
+        settings.restore()
+        assert mpl.is_interactive() == (not was)
+    finally:
+        mpl.interactive(was)
+
+
 def test_pandas_options_are_set_and_restored() -> None:
     before = pd.get_option("display.max_colwidth")
     settings = KernelSettings(pandas={"display.max_colwidth": 7})

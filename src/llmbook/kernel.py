@@ -21,8 +21,11 @@ moment uses :class:`KernelSettings` as a context manager:
 >>> torch.get_num_threads() == before
 True
 
-The snapshot covers every Matplotlib setting (``backend`` aside), so the
-figure style a chapter applies after opening its settings is undone too.
+The snapshot covers every Matplotlib setting, so the figure style a chapter
+applies after opening its settings is undone too -- all but ``backend`` and
+``interactive``, which belong to the notebook front end (Jupyter switches
+``interactive`` on at the first figure; switching it off again would stop
+later cells from showing their figures).
 """
 
 from __future__ import annotations
@@ -128,11 +131,13 @@ def chapter_settings(*, threads: int | None = None, pandas: Mapping[str, Any] | 
     return _open_chapter
 
 
+#: Matplotlib settings of the front end rather than of the figures: never restored.
+_FRONT_END_RC = ("backend", "interactive")
+
+
 def _rc_snapshot() -> dict[str, Any]:
-    """Every Matplotlib setting but ``backend`` (as ``matplotlib.rc_context`` keeps it)."""
-    saved = dict(mpl.rcParams.copy())
-    del saved["backend"]
-    return saved
+    """Every Matplotlib setting but those of :data:`_FRONT_END_RC`."""
+    return {key: value for key, value in mpl.rcParams.copy().items() if key not in _FRONT_END_RC}
 
 
 def _hub_progress_bars() -> tuple[bool, bool]:
