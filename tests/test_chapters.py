@@ -245,23 +245,42 @@ def kernel_state_problems(code_cells: list[str]) -> list[str]:
     opened = code.find("chapter_settings(")
     style = STYLE_CALL.search(code)
     if style and not 0 <= opened < style.start():
-        problems.append(f"{style.group(1)}() runs before `settings = chapter_settings(...)`")
+        problems.append(f"{style.group(1)}() runs before `kernel_settings = chapter_settings(...)`")
+    if opened >= 0 and (bound := _bindings(code_cells, "kernel_settings")) != 1:
+        problems.append(f"`kernel_settings` is bound {bound} times: the restore cell needs the one "
+                        "`kernel_settings = chapter_settings(...)`")
     if opened >= 0 and code_cells[-1] != chapter_tools.restore_cell_source():
         problems.append("opens chapter_settings but does not end with the restore cell: run `make sync`")
     return problems
 
 
+def _bindings(code_cells: list[str], name: str) -> int:
+    """How many times the code assigns ``name`` (assignments, loop targets, parameters...)."""
+    count = 0
+    for source in code_cells:
+        source = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id == name:
+                count += 1
+            elif isinstance(node, ast.arg) and node.arg == name:
+                count += 1
+    return count
+
+
 def test_kernel_state_check_can_fail() -> None:
     restore = chapter_tools.restore_cell_source()
-    good = ["settings = chapter_settings(threads=1)\nuse_book_style()", "x = 1", restore]
-    assert kernel_state_problems(good) == []
+    opening = "kernel_settings = chapter_settings(threads=1)\nuse_book_style()"
+    assert kernel_state_problems([opening, "x = 1", restore]) == []
     assert kernel_state_problems(["use_book_style()"])  # never opened
-    assert kernel_state_problems(["use_cjk_font()\nsettings = chapter_settings()", restore])  # too late
-    assert kernel_state_problems(["settings = chapter_settings()", "x = 1"])  # never restored
+    assert kernel_state_problems(["use_cjk_font()\nkernel_settings = chapter_settings()", restore])  # too late
+    assert kernel_state_problems(["kernel_settings = chapter_settings()", "x = 1"])  # never restored
+    for clash in ["kernel_settings = dict(dim=100)", "for kernel_settings in []: pass",
+                  "def f(**kernel_settings): pass"]:
+        assert kernel_state_problems([opening, clash, restore]), clash  # the restore cell would fail
     for direct in ["torch.set_num_threads(1)", 'pd.set_option("display.width", 9)',
                    "transformers.utils.logging.disable_progress_bar()", 'plt.rcParams["font.size"] = 9',
                    "mpl.rcParams.update(style)", 'plt.style.use("ggplot")']:
-        assert kernel_state_problems(["settings = chapter_settings()", direct, restore]), direct
+        assert kernel_state_problems(["kernel_settings = chapter_settings()", direct, restore]), direct
     assert kernel_state_problems(["with plt.rc_context({'font.size': 9}):\n    pass"]) == []
 
 

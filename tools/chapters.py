@@ -132,11 +132,11 @@ RESTORE_TAGS = ["hide-cell"]
 
 
 def restore_cell_source() -> str:
-    """The last cell of a chapter that opened ``settings = chapter_settings(...)``."""
+    """The last cell of a chapter that opened ``kernel_settings = chapter_settings(...)``."""
     return f'''{RESTORE_MARKER}: the settings opened with
 # `chapter_settings` in the first cells (threads, figure style, display options)
 # go back to what they were, so whatever runs next in this kernel is unaffected.
-settings.restore()'''
+kernel_settings.restore()'''
 
 
 def opens_settings(nb: nbformat.NotebookNode) -> bool:
