@@ -7,7 +7,7 @@ would run them in a single Jupyter kernel (``LLMBOOK_QUICK=1``): a probe cell
 records those settings before and after the first chapter, a reader's cell
 after it must still show its figure, and the second chapter's outputs,
 figures included, are compared with a run of that chapter in a fresh kernel
-(the two kernels run at the same time). About 40 s on 2 busy cores.
+(the two kernels run at the same time). 40 to 100 s on 2 shared, busy cores.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ROOT / "chapters"
 
-#: Two short chapters: the first switches Matplotlib to a font that can draw
-#: Japanese and applies the book's style; the second draws figures with Latin
-#: text, which would come out differently in a leaked font.
+#: Two short chapters: the first runs PyTorch on one thread, hides the hub's
+#: loading bars, switches Matplotlib to a font that can draw Japanese and
+#: applies the book's style; the second draws figures with Latin text, which
+#: would come out differently in a leaked font.
 FIRST, SECOND = "09_attention", "02_preprocessing"
 
 PROBE = '''\
