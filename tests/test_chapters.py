@@ -251,6 +251,8 @@ def kernel_state_problems(code_cells: list[str]) -> list[str]:
                         "`kernel_settings = chapter_settings(...)`")
     if opened >= 0 and code_cells[-1] != chapter_tools.restore_cell_source():
         problems.append("opens chapter_settings but does not end with the restore cell: run `make sync`")
+    if code.count("kernel_settings.restore()") > 1:
+        problems.append("restores its settings before the end: run `make sync`")
     return problems
 
 
@@ -274,6 +276,7 @@ def test_kernel_state_check_can_fail() -> None:
     assert kernel_state_problems(["use_book_style()"])  # never opened
     assert kernel_state_problems(["use_cjk_font()\nkernel_settings = chapter_settings()", restore])  # too late
     assert kernel_state_problems(["kernel_settings = chapter_settings()", "x = 1"])  # never restored
+    assert kernel_state_problems([opening, restore, "x = 1", restore])  # restored half-way
     for clash in ["kernel_settings = dict(dim=100)", "for kernel_settings in []: pass",
                   "def f(**kernel_settings): pass"]:
         assert kernel_state_problems([opening, clash, restore]), clash  # the restore cell would fail
@@ -292,3 +295,16 @@ def test_chapter_leaves_the_kernel_as_it_found_it(md: Path) -> None:
     if chapter_tools.opens_settings(nb):
         assert nb.cells[-1].source == chapter_tools.restore_cell_source()
         assert nb.cells[-1].metadata.get("tags") == chapter_tools.RESTORE_TAGS
+
+
+def test_sync_puts_one_restore_cell_at_the_end() -> None:
+    new = nbformat.v4
+    restore = chapter_tools.restore_cell_source()
+    nb = new.new_notebook(cells=[new.new_code_cell("kernel_settings = chapter_settings()"),
+                                 new.new_code_cell(restore), new.new_markdown_cell("## Exercises")])
+    chapter_tools.set_restore_cell(nb)
+    assert [c.source for c in nb.cells] == ["kernel_settings = chapter_settings()", "## Exercises", restore]
+    assert nb.cells[-1].metadata["tags"] == chapter_tools.RESTORE_TAGS
+    nb.cells[0].source = "x = 1"  # no settings any more: no restore cell either
+    chapter_tools.set_restore_cell(nb)
+    assert [c.source for c in nb.cells] == ["x = 1", "## Exercises"]

@@ -147,18 +147,13 @@ def opens_settings(nb: nbformat.NotebookNode) -> bool:
 def set_restore_cell(nb: nbformat.NotebookNode) -> None:
     """End a notebook that opens kernel-wide settings with the current restore cell.
 
-    A last code cell that is an (older) restore cell, recognised by its first
-    line, is rewritten; otherwise the cell is appended after everything else."""
-    if not opens_settings(nb):
-        return
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    if code and code[-1].source.startswith(RESTORE_MARKER) and nb.cells[-1] is code[-1]:
-        cell = code[-1]
-    else:
-        cell = nbformat.v4.new_code_cell()
-        nb.cells.append(cell)
-    cell.source = restore_cell_source()
-    cell.metadata["tags"] = list(RESTORE_TAGS)
+    Restore cells already in the notebook, recognised by their first line, are
+    removed wherever they are; the current one goes after everything else."""
+    nb.cells = [c for c in nb.cells
+                if not (c.cell_type == "code" and c.source.startswith(RESTORE_MARKER))]
+    if opens_settings(nb):
+        nb.cells.append(nbformat.v4.new_code_cell(restore_cell_source(),
+                                                  metadata={"tags": list(RESTORE_TAGS)}))
 
 
 def set_setup_cell(nb: nbformat.NotebookNode) -> None:
