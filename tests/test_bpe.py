@@ -1,11 +1,9 @@
 """Tests of llmbook.bpe: BPE from scratch, checked against Hugging Face tokenizers."""
 
-import doctest
 import random
 
 import pytest
 
-import llmbook.bpe as bpe_module
 from llmbook.bpe import (
     apply_bpe,
     bpe_steps,
@@ -17,11 +15,6 @@ from llmbook.bpe import (
 )
 
 TOY = {"low": 5, "lower": 2, "newest": 6, "widest": 3}
-
-
-def test_doctests_pass():
-    result = doctest.testmod(bpe_module)
-    assert result.attempted >= 2 and result.failed == 0
 
 
 def test_learn_bpe_on_the_classic_toy_corpus():
