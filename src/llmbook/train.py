@@ -48,6 +48,14 @@ Everything runs on the device of the model (:func:`llmbook.devices.device_of`);
 ``bf16=True`` runs the forward pass under :func:`llmbook.devices.autocast`
 (bfloat16 where the hardware supports it, float32 elsewhere).
 
+Other objectives fit the same contract: instruction tuning is
+:func:`causal_lm_loss` on batches whose ``labels`` are ``-100`` over the
+prompt; a LoRA model trains with an optimiser built on its trainable
+parameters only; a preference loss (DPO) is a ``loss_fn(model, batch)``
+that reads a frozen reference model from its closure, on batches of chosen
+and rejected answers. :func:`evaluate` weights each batch by its number of
+targets (the last tensor of a tuple batch), else equally.
+
 >>> import torch.nn.functional as F
 >>> _ = torch.manual_seed(0)
 >>> model = torch.nn.Linear(2, 1)
