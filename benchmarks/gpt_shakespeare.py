@@ -128,7 +128,7 @@ def run(name: str, seed: int, seconds: float, train, val, vocab_size: int) -> di
     """Train recipe ``name`` for ``seconds`` seconds with ``seed``; return its row of the table."""
     model_opts, cfg = RECIPES[name]
     cfg = dataclasses.replace(cfg, time_budget=seconds, max_iters=10**9, seed=seed,
-                              eval_interval=10**9)  # one evaluation at the end only
+                              eval_interval=10**9, eval_iters=1)  # the real evaluation follows
     torch.manual_seed(seed)
     model = GPT(GPTConfig(vocab_size=vocab_size, **model_opts))
     result = train_gpt(model, train, val, cfg, progress=False)
@@ -139,7 +139,7 @@ def run(name: str, seed: int, seconds: float, train, val, vocab_size: int) -> di
             "tokens": result.iterations * cfg.batch_size * model.config.block_size,
             "val_loss": val_loss, "seconds": result.train_seconds,
             "model": model_opts, "train": {k: v for k, v in dataclasses.asdict(cfg).items()
-                                           if k not in ("max_iters", "eval_interval", "time_budget")}}
+                                           if k not in ("max_iters", "eval_interval", "eval_iters", "time_budget")}}
 
 
 def machine(threads: int) -> dict:

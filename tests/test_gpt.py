@@ -312,7 +312,7 @@ def test_time_budget_stops_training() -> None:
     cfg = TrainConfig(max_iters=10**9, batch_size=4, warmup_iters=2, eval_interval=10**6, eval_iters=1,
                       bf16=False, time_budget=0.5)
     result = train_gpt(model, ids, ids, cfg, progress=False)
-    assert 0.5 <= result.train_seconds < 5 and 1 <= result.iterations < 10**9
+    assert 0.5 <= result.train_seconds < 60 and 1 <= result.iterations < 10**9
     assert result.iters == [0, result.iterations]
     # the schedule was stretched over the budget: warm-up, then decayed to the end
     assert result.lr[-1] < result.lr[min(2, result.iterations - 1)] or result.iterations <= 2

@@ -186,8 +186,6 @@ def _optimizer(model: GPT, cfg: TrainConfig) -> torch.optim.Optimizer:
         optimizer = muon_and_adamw(model, muon_lr=cfg.muon_lr, adam_lr=cfg.learning_rate,
                                    weight_decay=cfg.weight_decay, betas=(cfg.beta1, cfg.beta2),
                                    momentum=cfg.muon_momentum)
-        for group in optimizer.optimizers[0].param_groups:  # no weight decay on Muon's matrices
-            group["weight_decay"] = 0.0
     else:
         matrices = [p for p in model.parameters() if p.dim() >= 2]
         others = [p for p in model.parameters() if p.dim() < 2]
@@ -316,14 +314,16 @@ GPT2_BOOK_TRAIN = TrainConfig(max_iters=2000, batch_size=32, learning_rate=2e-3,
 #: The book's recipe: the same size of model with the modern changes of
 #: chapter 13 and the speed-run (RMSNorm, rotary positions, a ReLU² MLP,
 #: QK-norm, an untied head, no biases), Muon for the block matrices, a
-#: warm-up/stable/decay schedule, and a budget of four minutes of training.
+#: warm-up/stable/decay schedule, and a budget of three and a half minutes of
+#: training (so that chapter 11 runs in five minutes; the benchmark gives every
+#: recipe four).
 BOOK_MODEL = dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.0, bias=False,
                   norm="rms", position="rotary", mlp="relu2", qk_norm=True, tie_weights=False)
 BOOK_TRAIN = TrainConfig(max_iters=100_000, batch_size=32, learning_rate=2e-3, min_lr=2e-5,
                          warmup_iters=100, weight_decay=0.1, beta2=0.99, grad_clip=1.0,
                          eval_interval=500, eval_iters=10, bf16=True, sdpa_backend="math",
                          optimizer="muon", muon_lr=0.05, schedule="wsd", cooldown=0.5,
-                         time_budget=240.0)
+                         time_budget=210.0)
 
 
 def benchmark_results(name: str = "gpt_shakespeare") -> dict:

@@ -162,13 +162,16 @@ class CombinedOptimizer(torch.optim.Optimizer):
 
 
 def muon_and_adamw(model: nn.Module, *, muon_lr: float, adam_lr: float, weight_decay: float = 0.0,
-                   betas: tuple[float, float] = (0.9, 0.95), momentum: float = 0.95) -> CombinedOptimizer:
+                   betas: tuple[float, float] = (0.9, 0.95), momentum: float = 0.95,
+                   muon_weight_decay: float = 0.0) -> CombinedOptimizer:
     """Muon for the matrices inside the model's blocks, AdamW for everything else.
 
     "Inside the blocks" means every 2-D parameter whose name does not belong
     to an embedding or to the output head (``tok_emb``, ``pos_emb``,
     ``lm_head``): those map tokens in and out and are trained with AdamW, as
-    are gains and biases. Weight decay applies to the matrices only.
+    are gains and biases. AdamW's ``weight_decay`` applies to its matrices
+    only; Muon's matrices get ``muon_weight_decay`` (none by default: Muon's
+    steps have a fixed size, so decay at its learning rate would be strong).
     """
     muon, adam_matrices, others, seen = [], [], [], set()
     for name, p in model.named_parameters():
@@ -183,4 +186,4 @@ def muon_and_adamw(model: nn.Module, *, muon_lr: float, adam_lr: float, weight_d
             others.append(p)
     adam = torch.optim.AdamW([{"params": adam_matrices, "weight_decay": weight_decay},
                               {"params": others, "weight_decay": 0.0}], lr=adam_lr, betas=betas)
-    return CombinedOptimizer([Muon(muon, lr=muon_lr, momentum=momentum, weight_decay=weight_decay), adam])
+    return CombinedOptimizer([Muon(muon, lr=muon_lr, momentum=momentum, weight_decay=muon_weight_decay), adam])
