@@ -34,6 +34,8 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
+from llmbook.devices import bf16_supported
+
 __all__ = ["orthogonalize", "Muon", "muon_and_adamw", "CombinedOptimizer"]
 
 #: Coefficients of the quintic Newton-Schulz iteration (from the speed-run):
@@ -41,12 +43,14 @@ __all__ = ["orthogonalize", "Muon", "muon_and_adamw", "CombinedOptimizer"]
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
 
-def orthogonalize(g: Tensor, steps: int = 5, eps: float = 1e-7) -> Tensor:
+def orthogonalize(g: Tensor, steps: int = 5, eps: float = 1e-7, dtype: torch.dtype | None = None) -> Tensor:
     """An approximately orthogonal matrix ``~ U V^T`` for ``g = U S V^T``, by Newton-Schulz.
 
     Works on the last two dimensions. The iteration runs on the wide
     orientation (fewer rows than columns), where ``X X^T`` is the smaller
-    product.
+    product, in ``dtype``: by default bfloat16 where the hardware has
+    bfloat16 instructions (:func:`llmbook.devices.bf16_supported`; the
+    iteration does not need more precision, as in the speed-run), else float32.
 
     >>> g = torch.randn(16, 48, generator=torch.Generator().manual_seed(0))
     >>> s = torch.linalg.svdvals(orthogonalize(g))
@@ -56,7 +60,9 @@ def orthogonalize(g: Tensor, steps: int = 5, eps: float = 1e-7) -> Tensor:
     if g.dim() < 2:
         raise ValueError(f"orthogonalize needs a matrix, got a tensor of shape {tuple(g.shape)}")
     a, b, c = NS_COEFFICIENTS
-    x = g.float()
+    if dtype is None:
+        dtype = torch.bfloat16 if bf16_supported(g.device) else torch.float32
+    x = g.to(dtype)
     tall = x.size(-2) > x.size(-1)
     if tall:
         x = x.mT
