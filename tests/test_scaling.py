@@ -130,6 +130,7 @@ def test_non_embedding_parameters_are_the_blocks() -> None:
 def test_family_grows_and_chapter_11_is_next() -> None:
     sizes = [non_embedding_parameters(m.config(65)) for m in SCALING_FAMILY]
     assert sizes == sorted(sizes)
+    assert all(1.5 < b / a < 2.5 for a, b in zip(sizes, sizes[1:]))  # each about twice the one before
     chapter_11 = non_embedding_parameters(FamilyMember(4, 4, 128).config(65))
     assert chapter_11 > sizes[-1]
     assert tokens_per_parameter(65) == pytest.approx(2000 * 32 * 128 / chapter_11)

@@ -290,9 +290,10 @@ class FamilyMember:
                                                    "n_head": self.n_head, "n_embd": self.n_embd})
 
 
-#: Four sizes, each about twice the one before; chapter 11's model (4 x 128)
-#: is the next step, four times the largest.
-SCALING_FAMILY = (FamilyMember(2, 2, 32), FamilyMember(2, 3, 48), FamilyMember(4, 3, 48), FamilyMember(4, 4, 64))
+#: Chapter 11's architecture (4 blocks) at four widths, each model about
+#: twice the size of the one before; chapter 11's model (width 128) is the
+#: next step, four times the largest.
+SCALING_FAMILY = (FamilyMember(4, 2, 24), FamilyMember(4, 2, 32), FamilyMember(4, 3, 48), FamilyMember(4, 4, 64))
 
 
 def tokens_per_parameter(vocab_size: int = 65) -> float:
