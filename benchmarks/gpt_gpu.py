@@ -42,7 +42,7 @@ import torch
 from llmbook.batches import split_ids
 from llmbook.data import load_corpus
 from llmbook.devices import bf16_supported, device
-from llmbook.models.gpt_train import BOOK_MODEL, BOOK_TRAIN
+from llmbook.gpt_train import BOOK_MODEL, BOOK_TRAIN
 from llmbook.scaling import NANOGPT_GPU_MODEL, NANOGPT_GPU_TRAIN, hardware_name, run_recipe
 from llmbook.text import CharVocabulary
 

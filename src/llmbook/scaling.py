@@ -34,7 +34,8 @@ from torch import Tensor
 from llmbook.devices import bf16_supported
 from llmbook.devices import device as default_device
 from llmbook.models.gpt import GPT, GPTConfig, count_gpt_parameters
-from llmbook.models.gpt_train import BOOK_MODEL, BOOK_TRAIN, TrainConfig, TrainResult, estimate_loss, train_gpt
+from llmbook.nn_basics import count_parameters
+from llmbook.gpt_train import BOOK_MODEL, BOOK_TRAIN, TrainConfig, TrainResult, estimate_loss, train_gpt
 from llmbook.progress import progress_bar
 
 __all__ = [
@@ -442,7 +443,7 @@ def run_recipe(
         "hardware": hardware_name(dev),
         "model": dataclasses.asdict(config),
         "train": dataclasses.asdict(train_cfg),
-        "parameters": model.num_parameters(),
+        "parameters": count_parameters(model),
         "bf16": train_cfg.bf16 and bf16_supported(dev),
         "seconds": result.seconds,
         "seconds_per_iter": result.seconds / train_cfg.max_iters,
