@@ -161,3 +161,21 @@ def test_does_not_touch_a_copy():
     original = copy.deepcopy(model)
     L.add_lora(model, ["q_proj"], r=2)
     assert all(p.requires_grad for p in original.parameters())
+
+
+def test_lora_disabled_gives_the_base_model_back():
+    model = tiny_llama()
+    x = torch.randint(0, 50, (2, 7))
+    base = model(input_ids=x).logits
+    L.add_lora(model, ["q_proj", "v_proj", "down_proj"], r=2)
+    with torch.no_grad():
+        for layer in L.lora_layers(model).values():
+            layer.lora_B.normal_()
+    adapted = model(input_ids=x).logits
+    assert not torch.allclose(adapted, base)
+    with L.lora_disabled(model):
+        assert torch.equal(model(input_ids=x).logits, base)
+    assert torch.equal(model(input_ids=x).logits, adapted)
+    with pytest.raises(ValueError, match="no LoRA"):
+        with L.lora_disabled(tiny_llama()):
+            pass

@@ -30,13 +30,13 @@ def test_date_examples_are_deterministic_and_split():
     train = S.date_examples(200, seed=0, split="train")
     test = S.date_examples(50, seed=1, split="test")
     assert train == S.date_examples(200, seed=0, split="train")
-    assert all(e.prompt.startswith("Write this date in ISO 8601") for e in train)
+    assert all(e.prompt.startswith("Write this date as YYYY-MM-DD: ") for e in train)
     assert {e.response for e in train}.isdisjoint({e.response for e in test})
     assert all(len(e.response) == 10 and e.response[4] == "-" for e in test)
 
 
 def test_labels_cover_only_the_response(tokenizer):
-    example = S.Example("Write this date in ISO 8601 format (YYYY-MM-DD): 7 March 2021",
+    example = S.Example("Write this date as YYYY-MM-DD: 7 March 2021",
                         "2021-03-07")
     ids, labels = S.encode_example(tokenizer, example, max_length=128)
     assert len(ids) == len(labels)

@@ -25,8 +25,9 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -37,6 +38,7 @@ __all__ = [
     "add_lora",
     "merge_lora",
     "lora_layers",
+    "lora_disabled",
     "count_trainable",
     "lora_state_dict",
     "load_lora_state_dict",
@@ -89,6 +91,7 @@ class LoRALinear(nn.Module):
             p.requires_grad_(False)
         self.r, self.alpha = r, float(alpha)
         self.scaling = self.alpha / r
+        self.enabled = True
         weight = base.weight
         self.lora_A = nn.Parameter(torch.empty(r, base.in_features, dtype=weight.dtype,
                                                device=weight.device))
@@ -98,6 +101,8 @@ class LoRALinear(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """``W x + b + scaling · B (A x)``: the update never forms the full ``d_out x d_in`` matrix."""
+        if not self.enabled:
+            return self.base(x)
         return self.base(x) + (x @ self.lora_A.T @ self.lora_B.T) * self.scaling
 
     def delta_weight(self) -> Tensor:
@@ -167,6 +172,29 @@ def add_lora(model: nn.Module, targets: Iterable[str], r: int = 8,
 def lora_layers(model: nn.Module) -> dict[str, LoRALinear]:
     """The LoRA layers of ``model`` by name."""
     return {name: m for name, m in model.named_modules() if isinstance(m, LoRALinear)}
+
+
+@contextlib.contextmanager
+def lora_disabled(model: nn.Module) -> Iterator[nn.Module]:
+    """Inside this context ``model`` computes as its frozen base model (every adapter switched off).
+
+    This is how preference tuning gets the *reference* model's outputs
+    without keeping a second copy of the model.
+
+    Raises:
+        ValueError: if the model has no LoRA layer.
+    """
+    layers = list(lora_layers(model).values())
+    if not layers:
+        raise ValueError("the model has no LoRA layer to disable")
+    states = [layer.enabled for layer in layers]
+    try:
+        for layer in layers:
+            layer.enabled = False
+        yield model
+    finally:
+        for layer, state in zip(layers, states):
+            layer.enabled = state
 
 
 def merge_lora(model: nn.Module) -> nn.Module:

@@ -11,7 +11,7 @@ tokens**: the prompt's labels are set to ``-100``, the value PyTorch's
 The task of the chapter is written dates to ISO 8601 (chapter 10's data,
 :mod:`llmbook.dates`), asked in words::
 
-    user:      Write this date in ISO 8601 format (YYYY-MM-DD): Mar 7, 2021
+    user:      Write this date as YYYY-MM-DD: Mar 7, 2021
     assistant: 2021-03-07
 
 Everything a training step needs is here: :func:`encode_example` (ids and
@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from llmbook.dates import make_pairs
+from llmbook.devices import device_of
 
 __all__ = [
     "IGNORE_INDEX",
@@ -57,7 +58,7 @@ IGNORE_INDEX = -100
 #: A short system turn (SmolLM2's template would otherwise insert a longer default one).
 SYSTEM_PROMPT = "You are a helpful assistant."
 #: How the date task is asked.
-INSTRUCTION = "Write this date in ISO 8601 format (YYYY-MM-DD): {date}"
+INSTRUCTION = "Write this date as YYYY-MM-DD: {date}"
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,8 @@ def sft_loss(model: nn.Module, batch: tuple[Tensor, Tensor, Tensor],
     prompt tokens carry no loss (their labels are ``-100``); without it,
     every real (non-padding) token does.
     """
-    input_ids, attention, labels = batch
+    dev = device_of(model)
+    input_ids, attention, labels = (t.to(dev) for t in batch)
     if not response_only:
         labels = input_ids.masked_fill(attention == 0, IGNORE_INDEX)
     logits = model(input_ids=input_ids, attention_mask=attention).logits
@@ -239,7 +241,8 @@ def generate_answers(model: nn.Module, tokenizer: Any, prompts: Sequence[str],
     try:
         for start in range(0, len(prompts), batch_size):
             texts = [render_prompt(tokenizer, p, shots) for p in prompts[start:start + batch_size]]
-            enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+            enc = tokenizer(texts, return_tensors="pt", padding=True,
+                            add_special_tokens=False).to(device_of(model))
             out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
                                  pad_token_id=tokenizer.pad_token_id,
                                  eos_token_id=tokenizer.eos_token_id)
@@ -269,6 +272,7 @@ def held_out_perplexity(model: nn.Module, blocks: Tensor, batch_size: int = 8) -
     model.eval()
     total, count = 0.0, 0
     for chunk in blocks.split(batch_size):
+        chunk = chunk.to(device_of(model))
         loss = model(input_ids=chunk, labels=chunk).loss
         n = chunk.shape[0] * (chunk.shape[1] - 1)
         total += loss.item() * n
