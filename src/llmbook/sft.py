@@ -1,0 +1,266 @@
+"""Supervised fine-tuning (SFT) of a chat model: data, loss on the response only, evaluation.
+
+An instruction-tuned model is trained on conversations: a *prompt* (what the
+user writes) and a *response* (what the assistant should answer), rendered
+as text with the model's **chat template** (for SmolLM2,
+``<|im_start|>role\\n ... <|im_end|>`` around each turn). The training loss is
+the usual next-token cross-entropy, but counted **only on the response
+tokens**: the prompt's labels are set to ``-100``, the value PyTorch's
+``cross_entropy`` ignores. The model learns to answer, not to write questions.
+
+The task of the chapter is written dates to ISO 8601 (chapter 10's data,
+:mod:`llmbook.dates`), asked in words::
+
+    user:      Write this date as YYYY-MM-DD: Mar 7, 2021
+    assistant: 2021-03-07
+
+Everything a training step needs is here: :func:`encode_example` (ids and
+labels), :func:`collate` (a padded batch), :func:`sft_loss` (the masked
+loss), :func:`train_steps` (a few optimiser steps through
+:func:`llmbook.train.fit`); and for evaluation :func:`generate_answers`,
+:func:`exact_match` and :func:`held_out_perplexity`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from llmbook.dates import make_pairs
+from llmbook.devices import device_of
+
+__all__ = [
+    "IGNORE_INDEX",
+    "SYSTEM_PROMPT",
+    "INSTRUCTION",
+    "Example",
+    "date_examples",
+    "chat_messages",
+    "render_prompt",
+    "encode_example",
+    "collate",
+    "batch_sampler",
+    "sft_loss",
+    "train_steps",
+    "generate_answers",
+    "exact_match",
+    "held_out_perplexity",
+]
+
+#: The label PyTorch's cross-entropy skips: no loss, no gradient at that position.
+IGNORE_INDEX = -100
+#: A short system turn (SmolLM2's template would otherwise insert a longer default one).
+SYSTEM_PROMPT = "You are a helpful assistant."
+#: How the date task is asked.
+INSTRUCTION = "Write this date as YYYY-MM-DD: {date}"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One prompt and the response the assistant should give."""
+
+    prompt: str
+    response: str
+
+
+def date_examples(n: int, seed: int = 0, split: str | None = None) -> list[Example]:
+    """``n`` date-conversion requests with their ISO answers (:func:`llmbook.dates.make_pairs`).
+
+    ``split="train"`` and ``split="test"`` never share a calendar day, so a
+    held-out set asks about dates the model was never trained on.
+    """
+    return [Example(INSTRUCTION.format(date=source), target)
+            for source, target in make_pairs(n, seed=seed, split=split)]
+
+
+def chat_messages(prompt: str, response: str | None = None,
+                  shots: Sequence[Example] = (), system: str = SYSTEM_PROMPT) -> list[dict[str, str]]:
+    """The conversation as a list of ``{"role", "content"}`` turns.
+
+    ``shots`` are worked examples put before the prompt as earlier turns of
+    the same conversation (few-shot prompting).
+    """
+    messages = [{"role": "system", "content": system}]
+    for shot in shots:
+        messages += [{"role": "user", "content": shot.prompt},
+                     {"role": "assistant", "content": shot.response}]
+    messages.append({"role": "user", "content": prompt})
+    if response is not None:
+        messages.append({"role": "assistant", "content": response})
+    return messages
+
+
+def render_prompt(tokenizer: Any, prompt: str, shots: Sequence[Example] = ()) -> str:
+    """The chat-template text up to where the assistant starts answering."""
+    return tokenizer.apply_chat_template(chat_messages(prompt, shots=shots), tokenize=False,
+                                         add_generation_prompt=True)
+
+
+def encode_example(tokenizer: Any, example: Example, max_length: int,
+                   shots: Sequence[Example] = ()) -> tuple[list[int], list[int]]:
+    """Token ids of the whole conversation, and labels that are ``-100`` except on the response.
+
+    The response is followed by the end-of-turn token (the tokenizer's
+    ``eos_token``, ``<|im_end|>`` for SmolLM2), which is labelled too: the
+    model must learn to *stop*.
+
+    Raises:
+        ValueError: for an empty response, or if the prompt leaves no room
+            for the response within ``max_length`` tokens (the context).
+    """
+    if not example.response.strip():
+        raise ValueError("the response is empty: there would be nothing to learn")
+    prompt_ids = tokenizer(render_prompt(tokenizer, example.prompt, shots),
+                           add_special_tokens=False)["input_ids"]
+    response_ids = tokenizer(example.response, add_special_tokens=False)["input_ids"]
+    response_ids = response_ids + [tokenizer.eos_token_id]
+    if len(prompt_ids) + len(response_ids) > max_length:
+        raise ValueError(f"the prompt has {len(prompt_ids)} tokens and the response "
+                         f"{len(response_ids)}: more than the context of {max_length} tokens")
+    return prompt_ids + response_ids, [IGNORE_INDEX] * len(prompt_ids) + response_ids
+
+
+def collate(encoded: Sequence[tuple[list[int], list[int]]],
+            pad_id: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Right-pad encoded examples into ``(input_ids, attention_mask, labels)``, each ``(B, T)``.
+
+    Padding positions get attention 0 and label ``-100``.
+
+    Raises:
+        ValueError: if ``encoded`` is empty.
+    """
+    if not encoded:
+        raise ValueError("cannot make a batch from an empty data set")
+    width = max(len(ids) for ids, _ in encoded)
+    input_ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(encoded), width), dtype=torch.long)
+    labels = torch.full((len(encoded), width), IGNORE_INDEX, dtype=torch.long)
+    for row, (ids, labs) in enumerate(encoded):
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        attention[row, : len(ids)] = 1
+        labels[row, : len(labs)] = torch.tensor(labs)
+    return input_ids, attention, labels
+
+
+def batch_sampler(encoded: Sequence[tuple[list[int], list[int]]], batch_size: int, pad_id: int,
+                  seed: int = 0) -> Callable[[], tuple[Tensor, Tensor, Tensor]]:
+    """A function returning a fresh random batch (without replacement within a pass) per call.
+
+    Raises:
+        ValueError: for an empty data set or a batch size that is not positive.
+    """
+    if not encoded:
+        raise ValueError("the data set is empty")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    rng = random.Random(seed)
+    order: list[int] = []
+
+    def next_batch() -> tuple[Tensor, Tensor, Tensor]:
+        while len(order) < batch_size:
+            fresh = list(range(len(encoded)))
+            rng.shuffle(fresh)
+            order.extend(fresh)
+        rows = [order.pop(0) for _ in range(batch_size)]
+        return collate([encoded[i] for i in rows], pad_id)
+
+    return next_batch
+
+
+def sft_loss(model: nn.Module, batch: tuple[Tensor, Tensor, Tensor],
+             response_only: bool = True) -> Tensor:
+    """Mean next-token cross-entropy of a causal LM on a batch from :func:`collate`.
+
+    Position ``t`` predicts token ``t + 1``. With ``response_only`` the
+    prompt tokens carry no loss (their labels are ``-100``); without it,
+    every real (non-padding) token does.
+    """
+    dev = device_of(model)
+    input_ids, attention, labels = (t.to(dev) for t in batch)
+    if not response_only:
+        labels = input_ids.masked_fill(attention == 0, IGNORE_INDEX)
+    logits = model(input_ids=input_ids, attention_mask=attention).logits
+    return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]),
+                           labels[:, 1:].reshape(-1), ignore_index=IGNORE_INDEX)
+
+
+def train_steps(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Tensor],
+                next_batch: Callable[[], Any], steps: int, lr: float,
+                clip_grad_norm: float = 1.0, progress: bool = True) -> list[float]:
+    """``steps`` AdamW steps on the trainable parameters; returns the loss of every step.
+
+    ``loss_fn(model, batch)`` computes the loss of one batch; batches come
+    from ``next_batch()``. This is :func:`llmbook.train.fit` with one step
+    per "epoch", so that every step's loss is recorded.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameter")
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    from llmbook.train import fit
+
+    history = fit(model, next_batch, optimizer=optimizer, epochs=steps, steps_per_epoch=1,
+                  loss_fn=loss_fn, clip_grad_norm=clip_grad_norm, progress=progress)
+    model.eval()
+    return history.train_loss
+
+
+@torch.no_grad()
+def generate_answers(model: nn.Module, tokenizer: Any, prompts: Sequence[str],
+                     shots: Sequence[Example] = (), max_new_tokens: int = 12,
+                     batch_size: int = 16) -> list[str]:
+    """The model's greedy answers to ``prompts`` (each rendered with the chat template).
+
+    Prompts are left-padded in batches (so every prompt ends where the answer
+    starts) and the answer stops at the end-of-turn token.
+    """
+    model.eval()
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    answers: list[str] = []
+    try:
+        for start in range(0, len(prompts), batch_size):
+            texts = [render_prompt(tokenizer, p, shots) for p in prompts[start:start + batch_size]]
+            enc = tokenizer(texts, return_tensors="pt", padding=True,
+                            add_special_tokens=False).to(device_of(model))
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=tokenizer.pad_token_id,
+                                 eos_token_id=tokenizer.eos_token_id)
+            new = out[:, enc["input_ids"].shape[1]:]
+            answers += [a.strip() for a in tokenizer.batch_decode(new, skip_special_tokens=True)]
+    finally:
+        tokenizer.padding_side = side
+    return answers
+
+
+def exact_match(predictions: Sequence[str], answers: Sequence[str]) -> float:
+    """The fraction of predictions equal to their answer (after stripping spaces).
+
+    Raises:
+        ValueError: if the lists are empty or of different lengths.
+    """
+    if len(predictions) != len(answers):
+        raise ValueError(f"{len(predictions)} predictions for {len(answers)} answers")
+    if not answers:
+        raise ValueError("exact_match needs at least one answer")
+    return sum(p.strip() == a.strip() for p, a in zip(predictions, answers)) / len(answers)
+
+
+@torch.no_grad()
+def held_out_perplexity(model: nn.Module, blocks: Tensor, batch_size: int = 8) -> float:
+    """Perplexity of a causal LM on ``blocks`` of token ids ``(N, T)`` (e.g. held-out prose)."""
+    model.eval()
+    total, count = 0.0, 0
+    for chunk in blocks.split(batch_size):
+        chunk = chunk.to(device_of(model))
+        loss = model(input_ids=chunk, labels=chunk).loss
+        n = chunk.shape[0] * (chunk.shape[1] - 1)
+        total += loss.item() * n
+        count += n
+    return float(torch.exp(torch.tensor(total / count)))
