@@ -524,6 +524,17 @@ DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs a CUDA GPU"))]
 
 
+class _Recurrent(torch.nn.Module):
+    """A module called as ``model(ids, hidden) -> (logits, hidden)`` around a feed-forward one."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, ids: torch.Tensor, hidden: object) -> tuple[torch.Tensor, object]:
+        return self.inner(ids), hidden
+
+
 @pytest.mark.parametrize("device", DEVICES)
 def test_generate_on_the_models_device(device: str) -> None:
     model = torch.nn.Sequential(torch.nn.Embedding(VOCAB, 8), torch.nn.Linear(8, VOCAB)).to(device)
@@ -533,5 +544,5 @@ def test_generate_on_the_models_device(device: str) -> None:
     assert out.ids.device.type == device and out.logprobs.device.type == device
     reference = S.generate(S.window_step_fn(cpu_model, block_size=4), [1, 2], 6, seed=0, top_k=5)
     assert out.ids.tolist() == reference.ids.tolist()  # the same seed, the same tokens
-    greedy = S.generate(S.recurrent_step_fn(lambda ids, h: (model(ids), h)), [1], 3, greedy=True)
+    greedy = S.generate(S.recurrent_step_fn(_Recurrent(model)), [1], 3, greedy=True)
     assert greedy.ids.device.type == device

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from importlib import resources
 import math
 import os
 import platform
@@ -380,21 +381,21 @@ NANOGPT_GPU_TRAIN = TrainConfig(max_iters=5000, batch_size=64, learning_rate=1e-
                                 eval_interval=250, eval_iters=200, bf16=True)
 
 
-#: Where ``benchmarks/gpt_gpu.py``'s results on an NVIDIA H200 are kept in the
-#: repository (the chapters read them when there is no GPU to train on).
-GPU_BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "gpt_gpu_h200.json"
+#: Where ``benchmarks/gpt_gpu.py``'s results on an NVIDIA H200 ship with the
+#: package (the chapters read them when there is no GPU to train on).
+GPU_BENCHMARK = resources.files("llmbook.results") / "gpt_gpu_h200.json"
 
 
 def gpu_benchmark(path: str | Path | None = None) -> dict | None:
     """The results written by ``benchmarks/gpt_gpu.py`` (default :data:`GPU_BENCHMARK`), or ``None``.
 
-    ``None`` when the file is absent: an installed ``llmbook`` (in Colab, say)
-    has no ``benchmarks`` folder next to it.
+    ``None`` when the file is absent (before anyone has run the benchmark on
+    a GPU and committed its output).
     """
-    path = GPU_BENCHMARK if path is None else Path(path)
-    if not path.is_file():
+    source = GPU_BENCHMARK if path is None else Path(path)
+    if not source.is_file():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(source.read_text(encoding="utf-8"))
 
 
 def hardware_name(dev: torch.device | str) -> str:
