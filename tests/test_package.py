@@ -1,9 +1,11 @@
-"""The package's top level: import cost and the quick-mode switch."""
+"""The package's top level: its docstring, import cost and the quick-mode switch."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +34,11 @@ def test_scaled_without_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_scaled_rejects_non_positive_counts(full: int, quick: int) -> None:
     with pytest.raises(ValueError, match="must be positive"):
         llmbook.scaled(full, quick)
+
+
+def test_the_package_docstring_names_every_public_module() -> None:
+    root = Path(llmbook.__file__).parent
+    modules = {p.stem for p in root.glob("*.py") if not p.stem.startswith("_")}
+    modules |= {p.parent.name for p in root.glob("*/__init__.py")}
+    named = set(re.findall(r"``(\w+)``", llmbook.__doc__ or ""))
+    assert modules == named, f"missing from the docstring: {modules - named}; not modules: {named - modules}"

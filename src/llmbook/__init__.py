@@ -1,9 +1,34 @@
 """llmbook: the helper package imported by every chapter of the book.
 
-One module per idea a reader meets: ``data`` (corpora), ``text``
-(standardisation and vocabularies), ``models`` (from-scratch models),
-``plots`` (the book's figures). Importing ``llmbook`` never imports
-TensorFlow.
+One module per idea a reader meets, roughly in the order of the book:
+
+- ``data``: the corpora (pinned, verified, offline first);
+- ``text``: standardisation, word tokens, vocabularies and windows;
+- ``japanese``: cleaning Japanese text and splitting it into words;
+- ``bpe``: byte-pair encoding from scratch;
+- ``nn_basics``: neurons, activations, a loss surface, gradient checks;
+- ``batches``: training batches cut from a long sequence of token ids;
+- ``train``: one training loop for every PyTorch model;
+- ``models``: the models built from scratch (n-grams, first neural models,
+  word2vec, RNN and LSTM, attention, the Transformer, GPT, BERT);
+- ``keras_models``: the TensorFlow/Keras reproductions;
+- ``sampling``: temperature, greedy, top-k, top-p and generation;
+- ``pretrained``: real pretrained models, offline and from the hub.
+
+Around them, the tools the chapters use:
+
+- ``devices``: the device a model runs on (CPU, CUDA, MPS) and its number format;
+- ``plots``: the book's figure style and figures of what the reader computes;
+- ``attention_plots``: attention weights as heatmaps and lines;
+- ``widgets``: interactive figures that work in the static HTML book;
+- ``progress``: progress bars that stay readable in the book;
+- ``source``: showing a helper's source code in a chapter;
+- ``doctor``: checking that a machine is ready to run the book;
+- ``checkpoints``: trained weights shipped with the book (data, no code).
+
+``illustrations`` holds what serves a single chapter's story (the history
+timeline, architecture diagrams, the dates task), apart from the ideas above.
+Importing the package never imports TensorFlow.
 """
 
 from __future__ import annotations
