@@ -11,6 +11,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -83,9 +84,9 @@ def test_setup_cell_is_current(md: Path) -> None:
 
 def test_setup_cell_installs_only_in_colab() -> None:
     source = chapter_tools.setup_cell_source()
-    url, branch = chapter_tools.repository()
+    url, ref = chapter_tools.repository()
     assert 'if "google.colab" in sys.modules:' in source
-    assert f"git+{url}@{branch}" in source
+    assert f"git+{url}@{ref}" in source
     for package in chapter_tools.model_packages():
         assert package in source
     # Outside Colab the cell must be a no-op: run it and check nothing happens.
@@ -181,3 +182,129 @@ def test_cells_that_draw_have_alt_text(md: Path) -> None:
         if cell.cell_type == "code" and DRAWS.search(cell.source) and not described:
             bad.append(cell.source.splitlines()[0])
     assert not bad, f"{md.name}: cells that draw without alt text or caption: {bad}"
+
+
+# --------------------------------------------------------------------------
+# Colab works from a release: one version, set as llmbook.__version__.
+
+
+def test_release_tag_is_the_package_version() -> None:
+    import llmbook
+
+    assert re.fullmatch(r"\d+\.\d+\.\d+", llmbook.__version__)
+    assert chapter_tools.version() == llmbook.__version__
+    assert chapter_tools.release_tag() == f"v{llmbook.__version__}"
+    assert chapter_tools.repository()[1] == chapter_tools.release_tag()
+
+
+def test_setup_cell_installs_the_release() -> None:
+    url, _ = chapter_tools.repository()
+    installs = re.findall(r"git\+(\S+?)@([^\s\"']+)", chapter_tools.setup_cell_source())
+    assert installs == [(url, chapter_tools.release_tag())]
+
+
+def test_colab_buttons_open_the_release() -> None:
+    """Jupyter Book builds the Colab links from ``repository.branch``; ``make sync`` writes it."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    assert config["repository"]["branch"] == chapter_tools.release_tag(), (
+        "_config.yml's repository.branch is not the release tag: run `make sync`")
+
+
+def test_config_with_release_rewrites_only_the_branch() -> None:
+    text = "title: x\nrepository:\n  url: https://github.com/a/b  # here\n  branch: main\nhtml:\n  branch: keep\n"
+    tag = chapter_tools.release_tag()
+    assert chapter_tools.config_with_release(text) == text.replace("branch: main", f"branch: {tag}")
+    with pytest.raises(ValueError, match="branch"):
+        chapter_tools.config_with_release("repository:\n  url: https://github.com/a/b\n")
+
+
+def test_package_version_is_read_from_llmbook() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "version" not in project["project"], "set the version once, in llmbook.__version__"
+    assert "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "llmbook.__version__"}
+
+
+# --------------------------------------------------------------------------
+# A chapter leaves the kernel as it found it (see llmbook.kernel).
+
+DIRECT_STATE = re.compile(
+    r"torch\.set_num_(?:interop_)?threads\(|\b(?:pd|pandas)\.set_option\(|\w*able_progress_bars?\("
+    r"|rcParams\s*(?:\[|\.update\()|\b(?:mpl|matplotlib|plt)\.rc\(|\.style\.use\(|set_printoptions\(")
+STYLE_CALL = re.compile(r"\b(use_book_style|use_cjk_font)\(")
+
+
+def kernel_state_problems(code_cells: list[str]) -> list[str]:
+    """What in a chapter's code would leave kernel-wide settings changed."""
+    code = "\n".join(code_cells)
+    problems = []
+    direct = sorted({m.group(0) for m in DIRECT_STATE.finditer(code)})
+    if direct:
+        problems.append(f"sets kernel-wide state directly (use llmbook.kernel.chapter_settings): {direct}")
+    opened = code.find("chapter_settings(")
+    style = STYLE_CALL.search(code)
+    if style and not 0 <= opened < style.start():
+        problems.append(f"{style.group(1)}() runs before `kernel_settings = chapter_settings(...)`")
+    if opened >= 0 and (bound := _bindings(code_cells, "kernel_settings")) != 1:
+        problems.append(f"`kernel_settings` is bound {bound} times: the restore cell needs the one "
+                        "`kernel_settings = chapter_settings(...)`")
+    if opened >= 0 and code_cells[-1] != chapter_tools.restore_cell_source():
+        problems.append("opens chapter_settings but does not end with the restore cell: run `make sync`")
+    if code.count("kernel_settings.restore()") > 1:
+        problems.append("restores its settings before the end: run `make sync`")
+    return problems
+
+
+def _bindings(code_cells: list[str], name: str) -> int:
+    """How many times the code assigns ``name`` (assignments, loop targets, parameters...)."""
+    count = 0
+    for source in code_cells:
+        source = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id == name:
+                count += 1
+            elif isinstance(node, ast.arg) and node.arg == name:
+                count += 1
+    return count
+
+
+def test_kernel_state_check_can_fail() -> None:
+    restore = chapter_tools.restore_cell_source()
+    opening = "kernel_settings = chapter_settings(threads=1)\nuse_book_style()"
+    assert kernel_state_problems([opening, "x = 1", restore]) == []
+    assert kernel_state_problems(["use_book_style()"])  # never opened
+    assert kernel_state_problems(["use_cjk_font()\nkernel_settings = chapter_settings()", restore])  # too late
+    assert kernel_state_problems(["kernel_settings = chapter_settings()", "x = 1"])  # never restored
+    assert kernel_state_problems([opening, restore, "x = 1", restore])  # restored half-way
+    for clash in ["kernel_settings = dict(dim=100)", "for kernel_settings in []: pass",
+                  "def f(**kernel_settings): pass"]:
+        assert kernel_state_problems([opening, clash, restore]), clash  # the restore cell would fail
+    for direct in ["torch.set_num_threads(1)", 'pd.set_option("display.width", 9)',
+                   "transformers.utils.logging.disable_progress_bar()", 'plt.rcParams["font.size"] = 9',
+                   "mpl.rcParams.update(style)", 'plt.style.use("ggplot")']:
+        assert kernel_state_problems(["kernel_settings = chapter_settings()", direct, restore]), direct
+    assert kernel_state_problems(["with plt.rc_context({'font.size': 9}):\n    pass"]) == []
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=IDS)
+def test_chapter_leaves_the_kernel_as_it_found_it(md: Path) -> None:
+    nb = jupytext.read(md)
+    problems = kernel_state_problems(code_sources(nb))
+    assert not problems, f"{md.name}: " + "; ".join(problems)
+    if chapter_tools.opens_settings(nb):
+        assert nb.cells[-1].source == chapter_tools.restore_cell_source()
+        assert nb.cells[-1].metadata.get("tags") == chapter_tools.RESTORE_TAGS
+
+
+def test_sync_puts_one_restore_cell_at_the_end() -> None:
+    new = nbformat.v4
+    restore = chapter_tools.restore_cell_source()
+    nb = new.new_notebook(cells=[new.new_code_cell("kernel_settings = chapter_settings()"),
+                                 new.new_code_cell(restore), new.new_markdown_cell("## Exercises")])
+    chapter_tools.set_restore_cell(nb)
+    assert [c.source for c in nb.cells] == ["kernel_settings = chapter_settings()", "## Exercises", restore]
+    assert nb.cells[-1].metadata["tags"] == chapter_tools.RESTORE_TAGS
+    nb.cells[0].source = "x = 1"  # no settings any more: no restore cell either
+    chapter_tools.set_restore_cell(nb)
+    assert [c.source for c in nb.cells] == ["x = 1", "## Exercises"]

@@ -3,6 +3,7 @@ the KV cache, generation, and training helpers."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -11,10 +12,18 @@ import torch
 from llmbook.models.attention import scaled_dot_product_attention
 from llmbook.batches import split_ids
 from llmbook.models.gpt import GPT, GPTConfig, KVCache, count_gpt_parameters
-from llmbook.models.gpt_train import TrainConfig, estimate_loss, learning_rate_at, train_gpt
+from llmbook.gpt_train import TrainConfig, estimate_loss, train_gpt
+from llmbook.nn_basics import count_parameters
+from llmbook.train import cosine_schedule
 from llmbook.text import CharVocabulary
 
 SMALL = GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16)
+#: Every modern option switched on (the book's recipe uses ReLU² rather than SwiGLU).
+MODERN = {"norm": "rms", "position": "rotary", "mlp": "swiglu", "qk_norm": True,
+          "tie_weights": False, "bias": False}
+#: The architectures whose cache and generation are checked: GPT-2, each option alone, all of them.
+OPTIONS = [{}, {"norm": "rms"}, {"position": "rotary"}, {"mlp": "relu2"}, {"mlp": "swiglu"},
+           {"qk_norm": True}, {"tie_weights": False}, MODERN]
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +64,7 @@ def test_gpt_needs_a_config() -> None:
 @pytest.mark.parametrize(("layers", "width", "heads", "block"), [(1, 8, 1, 4), (2, 16, 4, 8), (3, 24, 3, 5)])
 def test_parameter_count_formula(bias: bool, layers: int, width: int, heads: int, block: int) -> None:
     cfg = GPTConfig(vocab_size=13, block_size=block, n_layer=layers, n_head=heads, n_embd=width, bias=bias)
-    assert GPT(cfg).num_parameters() == count_gpt_parameters(cfg)
+    assert count_parameters(GPT(cfg)) == count_gpt_parameters(cfg)
 
 
 def test_nanogpt_cpu_baseline_size() -> None:
@@ -66,6 +75,72 @@ def test_nanogpt_cpu_baseline_size() -> None:
 def test_head_is_tied_to_embedding() -> None:
     model = small_model()
     assert model.lm_head.weight is model.tok_emb.weight
+    untied = small_model(tie_weights=False)
+    assert untied.lm_head.weight is not untied.tok_emb.weight
+
+
+# --- the modern options ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("options", OPTIONS[1:] + [{**MODERN, "mlp": "relu2", "bias": True}])
+@pytest.mark.parametrize(("layers", "width", "heads", "block"), [(1, 8, 1, 4), (2, 24, 3, 5)])
+def test_parameter_count_formula_with_options(options: dict, layers: int, width: int, heads: int,
+                                              block: int) -> None:
+    cfg = GPTConfig(vocab_size=13, block_size=block, n_layer=layers, n_head=heads, n_embd=width, **options)
+    assert count_parameters(GPT(cfg)) == count_gpt_parameters(cfg)
+
+
+def test_options_change_the_modules() -> None:
+    from llmbook.models.gpt import RMSNorm
+
+    model = small_model(**MODERN)
+    assert model.pos_emb is None and model.blocks[0].attn.rotary is not None
+    assert isinstance(model.blocks[0].ln_1, RMSNorm) and isinstance(model.ln_f, RMSNorm)
+    assert model.blocks[0].mlp.c_gate is not None and model.config.mlp_hidden == 48  # 8 * 16 / 3 -> 48
+    assert small_model().blocks[0].mlp.c_gate is None
+
+
+def test_rotary_needs_an_even_head_size() -> None:
+    with pytest.raises(ValueError, match=r"head size n_embd // n_head must be even, got 12 // 4 = 3"):
+        GPTConfig(vocab_size=10, n_embd=12, n_head=4, position="rotary")
+    GPTConfig(vocab_size=10, n_embd=12, n_head=4)  # learned positions do not care
+
+
+@pytest.mark.parametrize(("field", "value"), [("norm", "batch"), ("position", "sinusoidal"), ("mlp", "relu")])
+def test_unknown_options_are_rejected(field: str, value: str) -> None:
+    with pytest.raises(ValueError, match=f"{field} must be one of .* got '{value}'"):
+        GPTConfig(vocab_size=10, **{field: value})
+
+
+def test_rope_base_must_exceed_one() -> None:
+    with pytest.raises(ValueError, match="rope_base must be greater than 1"):
+        GPTConfig(vocab_size=10, position="rotary", rope_base=1.0)
+
+
+def test_rmsnorm_formula() -> None:
+    from llmbook.models.gpt import RMSNorm
+
+    norm = RMSNorm(6)
+    with torch.no_grad():
+        norm.weight.copy_(torch.arange(1.0, 7.0))
+    x = torch.randn(2, 3, 6)
+    expected = norm.weight * x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + norm.eps)
+    torch.testing.assert_close(norm(x), expected)
+
+
+def test_rotary_scores_depend_on_relative_position_only() -> None:
+    from llmbook.models.gpt import Rotary
+
+    rope = Rotary(head_size=8, block_size=64)
+    q, k = torch.randn(1, 1, 1, 8), torch.randn(1, 1, 1, 8)
+
+    def score(m: int, n: int) -> float:
+        return (rope(q, m) * rope(k, n)).sum().item()
+
+    assert score(7, 3) == pytest.approx(score(50, 46), abs=1e-5)
+    assert score(7, 3) != pytest.approx(score(7, 6), abs=1e-3)
+    torch.testing.assert_close(rope(q, 0), q)  # position 0: no rotation
+    torch.testing.assert_close(rope(q, 9).norm(), q.norm())  # a rotation keeps lengths
 
 
 # --- forward ---------------------------------------------------------------
@@ -133,8 +208,9 @@ def test_attention_weights() -> None:
 # --- KV cache and generation -------------------------------------------------
 
 
-def test_cached_forward_equals_full_forward() -> None:
-    model = small_model()
+@pytest.mark.parametrize("options", OPTIONS)
+def test_cached_forward_equals_full_forward(options: dict) -> None:
+    model = small_model(**options)
     idx = torch.randint(0, 11, (2, 8))
     full, _ = model(idx)
     cache = KVCache(SMALL.n_layer)
@@ -154,9 +230,10 @@ def test_cache_cannot_grow_past_block_size() -> None:
         model(torch.zeros(1, 3, dtype=torch.long), cache=cache)
 
 
+@pytest.mark.parametrize("options", OPTIONS)
 @pytest.mark.parametrize("new_tokens", [5, 20])  # inside the block, and sliding past it
-def test_generation_with_and_without_cache_agree(new_tokens: int) -> None:
-    model = small_model()
+def test_generation_with_and_without_cache_agree(new_tokens: int, options: dict) -> None:
+    model = small_model(**options)
     prompt = torch.tensor([[1, 2, 3], [4, 5, 6]])
     a = model.generate(prompt, new_tokens, use_kv_cache=True, generator=torch.Generator().manual_seed(7))
     b = model.generate(prompt, new_tokens, use_kv_cache=False, generator=torch.Generator().manual_seed(7))
@@ -201,18 +278,73 @@ def test_generate_bad_input(kwargs: dict, message: str) -> None:
 
 
 def test_learning_rate_schedule() -> None:
-    cfg = TrainConfig(max_iters=1000, warmup_iters=100, learning_rate=1e-3, min_lr=1e-4)
-    assert learning_rate_at(0, cfg) == pytest.approx(1e-5)
-    assert learning_rate_at(99, cfg) == pytest.approx(1e-3)
-    assert learning_rate_at(550, cfg) == pytest.approx(5.5e-4)  # halfway down the cosine
-    assert learning_rate_at(1000, cfg) == pytest.approx(1e-4)
+    lr_at = cosine_schedule(1e-3, 1e-4, warmup_steps=100, total_steps=1000)
+    assert lr_at(0) == pytest.approx(1e-5)
+    assert lr_at(99) == pytest.approx(1e-3)
+    assert lr_at(550) == pytest.approx(5.5e-4)  # halfway down the cosine
+    assert lr_at(1000) == pytest.approx(1e-4)
+    with pytest.raises(ValueError, match="min_lr <= peak_lr"):
+        cosine_schedule(1e-4, 1e-3, 10, 100)
 
 
 def test_train_config_errors() -> None:
-    with pytest.raises(ValueError, match="max_iters must be >= 1"):
+    with pytest.raises(ValueError, match="max_iters must be a positive integer, got 0"):
         TrainConfig(max_iters=0)
     with pytest.raises(ValueError, match="min_lr <= learning_rate"):
         TrainConfig(learning_rate=1e-4, min_lr=1e-3)
+    with pytest.raises(ValueError, match="optimizer must be 'adamw' or 'muon', got 'sgd'"):
+        TrainConfig(optimizer="sgd")
+    with pytest.raises(ValueError, match="schedule must be 'cosine' or 'wsd'"):
+        TrainConfig(schedule="linear")
+    with pytest.raises(ValueError, match=r"cooldown must be a fraction in \(0, 1\]"):
+        TrainConfig(cooldown=0.0)
+
+
+@pytest.mark.parametrize("budget", [0, -5.0])
+def test_time_budget_must_be_positive(budget: float) -> None:
+    with pytest.raises(ValueError, match=f"time_budget must be a positive number of seconds .* got {budget}"):
+        TrainConfig(time_budget=budget)
+
+
+def test_time_budget_stops_training() -> None:
+    ids = torch.randint(0, 5, (500,))
+    model = GPT(GPTConfig(vocab_size=5, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    cfg = TrainConfig(max_iters=10**9, batch_size=4, warmup_iters=2, eval_interval=10**6, eval_iters=1,
+                      bf16=False, time_budget=0.5)
+    result = train_gpt(model, ids, ids, cfg, progress=False)
+    assert 0.5 <= result.train_seconds < 60 and 1 <= result.iterations < 10**9
+    assert result.iters == [0, result.iterations]
+    # the schedule was stretched over the budget: warm-up, then decayed to the end
+    assert result.lr[-1] < result.lr[min(2, result.iterations - 1)] or result.iterations <= 2
+
+
+def test_lr_factor_schedules() -> None:
+    from llmbook.gpt_train import lr_factor
+
+    cosine = TrainConfig(max_iters=1000, learning_rate=1e-3, min_lr=1e-4, warmup_iters=100)
+    lr_at = cosine_schedule(1e-3, 1e-4, 100, 1000)
+    for it in (0, 50, 99, 100, 550, 999, 1000):
+        assert lr_factor(cosine, it, it / 1000) * 1e-3 == pytest.approx(lr_at(it))
+    wsd = TrainConfig(max_iters=1000, learning_rate=1e-3, min_lr=1e-4, warmup_iters=10,
+                      schedule="wsd", cooldown=0.4)
+    assert lr_factor(wsd, 4, 0.005) == pytest.approx(0.5)  # warming up
+    assert lr_factor(wsd, 300, 0.3) == lr_factor(wsd, 600, 0.6) == 1.0  # stable
+    assert lr_factor(wsd, 800, 0.8) == pytest.approx(0.1 + 0.9 * 0.5)  # half-way down
+    assert lr_factor(wsd, 1000, 1.0) == pytest.approx(0.1)
+    timed = dataclasses.replace(cosine, time_budget=60.0)
+    assert lr_factor(timed, 200, 0.5) == pytest.approx(0.1 + 0.9 * 0.5)  # by the fraction of time
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "muon"])
+def test_modern_recipe_learns_a_pattern(optimizer: str) -> None:
+    tok = CharVocabulary.from_text("abcde")
+    ids = torch.tensor(tok.encode("abcde" * 200))
+    train, val = split_ids(ids)
+    model = GPT(GPTConfig(vocab_size=5, block_size=8, n_layer=1, n_head=2, n_embd=16, **MODERN))
+    cfg = TrainConfig(max_iters=60, batch_size=8, learning_rate=1e-2, min_lr=1e-4, warmup_iters=5,
+                      eval_interval=30, eval_iters=2, bf16=False, optimizer=optimizer, schedule="wsd")
+    result = train_gpt(model, train, val, cfg, progress=False)
+    assert result.val_loss[0] > 1.4 and result.val_loss[-1] < 0.2
 
 
 def test_training_learns_a_pattern() -> None:
@@ -243,3 +375,48 @@ def test_sdpa_backend_choice() -> None:
                           bf16=False, sdpa_backend=backend)
         results.append(train_gpt(model, ids, ids, cfg, progress=False).step_loss)
     assert results[0] == pytest.approx(results[1], rel=1e-4)  # same function, another kernel
+
+
+# --- reliability and devices -------------------------------------------------------
+
+
+def test_ids_outside_the_vocabulary_are_a_clear_error() -> None:
+    model = small_model()
+    with pytest.raises(ValueError, match=r"idx: id 11 is outside the vocabulary \(valid ids 0..10\)"):
+        model(torch.tensor([[1, 11]]))  # before: IndexError deep inside nn.Embedding
+    with pytest.raises(ValueError, match=r"idx: id -1 is outside the vocabulary"):
+        model.generate(torch.tensor([[-1]]), 3)
+
+
+def test_gpt_step_fn_lives_with_the_gpt() -> None:
+    from llmbook.models.gpt import gpt_step_fn
+    from llmbook import sampling
+
+    assert not hasattr(sampling, "gpt_step_fn")
+    model = small_model()
+    out = sampling.generate(gpt_step_fn(model), torch.tensor([[1, 2]]), 4, seed=0)
+    assert torch.equal(out.ids, model.generate(torch.tensor([[1, 2]]), 4,
+                                               generator=torch.Generator().manual_seed(0)))
+
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_train_estimate_and_generate_on_the_models_device(device: str) -> None:
+    """A few steps of the GPT recipe with the model on ``device`` and the data on the CPU."""
+    tok = CharVocabulary.from_text("abcde")
+    ids = torch.tensor(tok.encode("abcde" * 200))
+    train, val = split_ids(ids)
+    model = GPT(GPTConfig(vocab_size=5, block_size=8, n_layer=1, n_head=2, n_embd=16)).to(device)
+    cfg = TrainConfig(max_iters=40, batch_size=8, learning_rate=1e-2, min_lr=1e-3, warmup_iters=5,
+                      eval_interval=20, eval_iters=2, bf16=True)
+    result = train_gpt(model, train, val, cfg, decode=tok.decode, sample_tokens=10, progress=False)
+    assert next(model.parameters()).device.type == device
+    assert result.iters == [0, 20, 40] and result.val_loss[-1] < result.val_loss[0] - 0.5
+    loss = estimate_loss(model, val, 8, 2)
+    assert math.isfinite(loss) and loss < 1.0
+    out = model.generate(torch.tensor([[0]]), 10, generator=torch.Generator().manual_seed(0))
+    assert out.device.type == device and out.shape == (1, 11)
+    assert result.samples[40].startswith("a")

@@ -1,7 +1,5 @@
 """Tests of llmbook.plots: the book style and its figures."""
 
-import doctest
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -9,20 +7,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-import llmbook.plots as plots_module  # noqa: E402
 from llmbook.plots import format_count, use_book_style  # noqa: E402
-
 
 @pytest.fixture(autouse=True)
 def close_figures():
     yield
     plt.close("all")
-
-
-def test_module_doctests_pass():
-    result = doctest.testmod(plots_module)
-    assert result.attempted >= 1
-    assert result.failed == 0
 
 
 def test_use_book_style_sets_rcparams():

@@ -8,7 +8,9 @@ One module per idea a reader meets, roughly in the order of the book:
 - ``bpe``: byte-pair encoding from scratch;
 - ``nn_basics``: neurons, activations, a loss surface, gradient checks;
 - ``batches``: training batches cut from a long sequence of token ids;
-- ``train``: one training loop for every PyTorch model;
+- ``train``: one training contract for every PyTorch model;
+- ``gpt_train``: nanoGPT's training loop for the GPT, on the same pieces;
+- ``optim``: Muon, an optimiser that orthogonalises each matrix's update;
 - ``models``: the models built from scratch (n-grams, first neural models,
   word2vec, RNN and LSTM, attention, the Transformer, GPT, BERT);
 - ``keras_models``: the TensorFlow/Keras reproductions;
@@ -20,11 +22,14 @@ Around them, the tools the chapters use:
 - ``devices``: the device a model runs on (CPU, CUDA, MPS) and its number format;
 - ``plots``: the book's figure style and figures of what the reader computes;
 - ``attention_plots``: attention weights as heatmaps and lines;
+- ``attention_diagrams``: how attention computes, drawn step by step;
 - ``widgets``: interactive figures that work in the static HTML book;
 - ``progress``: progress bars that stay readable in the book;
 - ``source``: showing a helper's source code in a chapter;
 - ``doctor``: checking that a machine is ready to run the book;
-- ``checkpoints``: trained weights shipped with the book (data, no code).
+- ``kernel``: settings a chapter changes for the kernel, undone at its end;
+- ``checkpoints``: trained weights shipped with the book (data, no code);
+- ``results``: benchmark results shipped with the book (data, no code).
 
 ``illustrations`` holds what serves a single chapter's story (the history
 timeline, architecture diagrams, the dates task), apart from the ideas above.
@@ -36,7 +41,9 @@ from __future__ import annotations
 import os
 import warnings
 
-__version__ = "0.1.0"
+# The one place the version is set: pyproject.toml reads it, and the Colab
+# set-up cells and buttons use the git tag `v` + this (see README, "Releasing").
+__version__ = "0.2.0"
 
 # The book runs in kernels without ipywidgets (its HTML is static), so
 # `tqdm.auto` falls back to text progress bars; silence tqdm's advice to
@@ -56,7 +63,12 @@ def is_quick() -> bool:
 def scaled(full: int, quick: int) -> int:
     """``full`` normally, ``quick`` under ``LLMBOOK_QUICK`` (for loop sizes).
 
-    >>> scaled(1000, 10) if not is_quick() else 1000
+    >>> from unittest import mock
+    >>> with mock.patch.dict("os.environ", {"LLMBOOK_QUICK": "1"}):
+    ...     scaled(1000, 10)
+    10
+    >>> with mock.patch.dict("os.environ", {"LLMBOOK_QUICK": "0"}):
+    ...     scaled(1000, 10)
     1000
     """
     if full < 1 or quick < 1:
