@@ -14,8 +14,6 @@ import torch  # noqa: E402
 from llmbook.attention_plots import (  # noqa: E402
     plot_attention,
     plot_attention_lines,
-    plot_seq2seq,
-    plot_transformer_diagram,
     use_cjk_font,
 )
 
@@ -63,35 +61,6 @@ def test_lines_bad_input() -> None:
         plot_attention_lines({}, ["a"], ["b"])
     with pytest.raises(ValueError, match="same shape"):
         plot_attention_lines({"a": np.ones((1, 2)), "b": np.ones((2, 2))}, ["a"], ["b", "c"])
-
-
-def test_seq2seq_glosses_are_drawn_above_the_target_tokens() -> None:
-    ax = plot_seq2seq(["I", "like"], ["好き", "<eos>"], attention=np.full((2, 2), 0.5),
-                      target_glosses=["like", ""])
-    texts = {t.get_text(): t.get_position() for t in ax.texts}
-    assert texts["like"][1] > texts["好き"][1]  # the gloss sits above its token
-    assert texts["decoder"][1] > texts["like"][1]  # and below the "decoder" label
-    with pytest.raises(ValueError, match="target_glosses has 1 entries for 2"):
-        plot_seq2seq(["a"], ["x", "y"], target_glosses=["only one"])
-
-
-def test_seq2seq_diagram() -> None:
-    ax = plot_seq2seq(["a", "b"], ["x", "y", "z"])
-    assert {"a", "b", "x", "y", "z"} <= {t.get_text() for t in ax.texts}
-    with pytest.raises(ValueError, match=r"shape \(len\(target\), len\(source\)\) = \(3, 2\)"):
-        plot_seq2seq(["a", "b"], ["x", "y", "z"], attention=np.ones((2, 3)))
-    with pytest.raises(ValueError, match="at least one token"):
-        plot_seq2seq([], ["x"])
-
-
-@pytest.mark.parametrize("norm_first", [False, True])
-def test_transformer_diagram_boxes(norm_first: bool) -> None:
-    ax = plot_transformer_diagram(norm_first=norm_first)
-    texts = [t.get_text() for t in ax.texts]
-    if norm_first:
-        assert texts.count("Norm") == 5 and "Add & Norm" not in texts
-    else:
-        assert texts.count("Add & Norm") == 5 and "Norm" not in texts
 
 
 def test_cjk_font_draws_japanese() -> None:

@@ -163,3 +163,11 @@ def test_the_package_has_no_import_cycle() -> None:
     assert "llmbook.sampling" in graph and "llmbook.models.gpt" in graph  # the reader found the package
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle inside llmbook: " + " -> ".join(cycle or [])
+
+
+def test_the_package_docstring_names_every_public_module() -> None:
+    root = Path(llmbook.__file__).parent
+    modules = {p.stem for p in root.glob("*.py") if not p.stem.startswith("_")}
+    modules |= {p.parent.name for p in root.glob("*/__init__.py")}
+    named = set(re.findall(r"``(\w+)``", llmbook.__doc__ or ""))
+    assert modules == named, f"missing from the docstring: {modules - named}; not modules: {named - modules}"

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 
 import pytest
 import torch
 import torch.nn as nn
 
-from llmbook.dates import (
-    SOURCE_VOCAB,
-    STYLES,
-    TARGET_VOCAB,
-    Vocab,
-    encode_pairs,
-    format_date,
-    make_pairs,
-    random_dates,
-)
 from llmbook.models.attention import causal_mask, padding_mask
 from llmbook.models.transformer import (
     DecoderLayer,
@@ -170,50 +159,3 @@ def test_greedy_decode_starts_with_bos_and_is_bounded() -> None:
     out = model.greedy_decode(torch.randint(1, 10, (2, 4)), bos_id=1, eos_id=2, max_len=5)
     assert out.shape[0] == 2 and 2 <= out.shape[1] <= 6
     assert torch.all(out[:, 0] == 1)
-
-
-# --- the synthetic date task -------------------------------------------------
-
-
-def test_date_styles() -> None:
-    d = dt.date(2021, 3, 7)
-    assert [format_date(d, s) for s in STYLES] == list(STYLES.values())
-    with pytest.raises(ValueError, match="unknown style 'roman'"):
-        format_date(d, "roman")
-
-
-def test_dates_are_reproducible_and_in_range() -> None:
-    dates = random_dates(500, seed=3)
-    assert dates == random_dates(500, seed=3)
-    assert min(dates).year >= 1950 and max(dates).year <= 2049
-    with pytest.raises(ValueError, match="n must be >= 1"):
-        random_dates(0)
-    with pytest.raises(ValueError, match="split must be 'train', 'test' or None"):
-        random_dates(3, split="valid")
-
-
-def test_train_and_test_dates_never_overlap() -> None:
-    train = set(random_dates(3000, seed=1, split="train"))
-    test = set(random_dates(300, seed=2, split="test"))
-    assert not train & test
-    assert all(d.toordinal() % 10 == 0 for d in test)
-
-
-def test_pairs_round_trip_through_the_vocabularies() -> None:
-    pairs = make_pairs(200, seed=1)
-    for src, tgt in pairs:
-        assert SOURCE_VOCAB.decode(SOURCE_VOCAB.encode(src)) == src
-        assert dt.date.fromisoformat(tgt)
-    s, t_in, t_out = encode_pairs(pairs[:4])
-    assert s.shape[0] == 4 and t_in.shape == t_out.shape == (4, 11)
-    assert torch.all(t_in[:, 0] == TARGET_VOCAB.bos_id) and torch.all(t_out[:, -1] == TARGET_VOCAB.eos_id)
-    assert TARGET_VOCAB.decode(t_out[0]) == pairs[0][1]
-
-
-def test_vocab_errors() -> None:
-    with pytest.raises(KeyError, match="character 'x' is not in the vocabulary"):
-        TARGET_VOCAB.encode("x")
-    with pytest.raises(ValueError, match="must not repeat"):
-        Vocab("aa")
-    with pytest.raises(ValueError, match="at least one pair"):
-        encode_pairs([])

@@ -1,9 +1,39 @@
 """llmbook: the helper package imported by every chapter of the book.
 
-One module per idea a reader meets: ``data`` (corpora), ``text``
-(standardisation and vocabularies), ``models`` (from-scratch models),
-``plots`` (the book's figures). Importing ``llmbook`` never imports
-TensorFlow.
+One module per idea a reader meets, roughly in the order of the book:
+
+- ``data``: the corpora (pinned, verified, offline first);
+- ``text``: standardisation, word tokens, vocabularies and windows;
+- ``japanese``: cleaning Japanese text and splitting it into words;
+- ``bpe``: byte-pair encoding from scratch;
+- ``nn_basics``: neurons, activations, a loss surface, gradient checks;
+- ``batches``: training batches cut from a long sequence of token ids;
+- ``train``: one training contract for every PyTorch model;
+- ``gpt_train``: nanoGPT's training loop for the GPT, on the same pieces;
+- ``optim``: Muon, an optimiser that orthogonalises each matrix's update;
+- ``models``: the models built from scratch (n-grams, first neural models,
+  word2vec, RNN and LSTM, attention, the Transformer, GPT, BERT);
+- ``keras_models``: the TensorFlow/Keras reproductions;
+- ``sampling``: temperature, greedy, top-k, top-p and generation;
+- ``pretrained``: real pretrained models, offline and from the hub.
+
+Around them, the tools the chapters use:
+
+- ``devices``: the device a model runs on (CPU, CUDA, MPS) and its number format;
+- ``plots``: the book's figure style and figures of what the reader computes;
+- ``attention_plots``: attention weights as heatmaps and lines;
+- ``attention_diagrams``: how attention computes, drawn step by step;
+- ``widgets``: interactive figures that work in the static HTML book;
+- ``progress``: progress bars that stay readable in the book;
+- ``source``: showing a helper's source code in a chapter;
+- ``doctor``: checking that a machine is ready to run the book;
+- ``kernel``: settings a chapter changes for the kernel, undone at its end;
+- ``checkpoints``: trained weights shipped with the book (data, no code);
+- ``results``: benchmark results shipped with the book (data, no code).
+
+``illustrations`` holds what serves a single chapter's story (the history
+timeline, architecture diagrams, the dates task), apart from the ideas above.
+Importing the package never imports TensorFlow.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
-"""The book's shared plotting helpers: one style, and the figures of chapter 1.
+"""The book's shared plotting helpers: one style, and figures of what the reader computes.
 
 Every function draws on a Matplotlib ``Axes`` (a new one if ``ax`` is not
 given), labels its axes, and returns the ``Axes`` so a chapter can add to it.
+Interactive figures live in :mod:`llmbook.widgets`, attention maps in
+:mod:`llmbook.attention_plots`, and the drawings of one chapter (the
+timeline, architecture diagrams) in :mod:`llmbook.illustrations`.
 """
 
 from __future__ import annotations
@@ -13,25 +16,16 @@ from typing import Any
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
-from matplotlib.ticker import FuncFormatter, LogLocator
-
-from llmbook.history import FAMILIES, Milestone, ModelSize
+from matplotlib.ticker import FuncFormatter
 
 __all__ = [
     "BOOK_STYLE",
-    "FAMILY_COLOURS",
     "use_book_style",
     "format_count",
-    "plot_timeline",
-    "plot_parameter_counts",
     "plot_zipf",
     "tokens_html",
     "plot_history",
     "plot_optimizer_paths",
-    "plotly_html",
-    "show_plotly",
-    "plotly_views_html",
-    "show_plotly_views",
 ]
 
 #: Matplotlib settings shared by every figure of the book.
@@ -54,12 +48,6 @@ BOOK_STYLE: dict[str, Any] = {
     "axes.prop_cycle": mpl.cycler(color=plt.get_cmap("tab10").colors),
 }
 
-#: One colour per family of ideas in :data:`llmbook.history.FAMILIES`.
-FAMILY_COLOURS: dict[str, Any] = {
-    family: plt.get_cmap("tab10")(i) for i, family in enumerate(FAMILIES)
-}
-
-
 def use_book_style() -> None:
     """Apply :data:`BOOK_STYLE` to Matplotlib (readable fonts, light grid, no top/right spines)."""
     mpl.rcParams.update(BOOK_STYLE)
@@ -81,127 +69,6 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
     return ax
-
-
-def plot_timeline(events: Sequence[Milestone], ax: Axes | None = None) -> Axes:
-    """Draw milestones as a timeline: one row per event, oldest at the top.
-
-    The x axis is the year (linear, so long quiet periods look long); each
-    dot is coloured by the event's family and labelled with its name, on
-    the side with more room.
-
-    Raises:
-        ValueError: if ``events`` is empty.
-    """
-    events = sorted(events, key=lambda e: e.year)
-    if not events:
-        raise ValueError("plot_timeline needs at least one event")
-    ax = _new_axes(ax, (9.0, 0.42 * len(events) + 1.5))
-    first, last = events[0].year, events[-1].year
-    span = max(last - first, 1)
-    mid = first + span / 2
-    for row, event in enumerate(events):
-        colour = FAMILY_COLOURS.get(event.family, "grey")
-        ax.scatter(event.year, row, s=70, color=colour, zorder=3)
-        right = event.year < mid
-        ax.annotate(
-            f"{event.year}  {event.name}",
-            (event.year, row),
-            xytext=(8 if right else -8, 0),
-            textcoords="offset points",
-            ha="left" if right else "right",
-            va="center",
-            fontsize=10,
-        )
-    ax.set_xlim(first - 0.05 * span, last + 0.05 * span)
-    ax.set_ylim(len(events) - 0.4, -0.6)  # oldest at the top
-    ax.set_yticks([])
-    ax.grid(axis="y", visible=False)
-    ax.set_xlabel("Year")
-    ax.set_ylabel("Milestone (oldest first)")
-    present = [f for f in FAMILIES if any(e.family == f for e in events)]
-    present += sorted({e.family for e in events} - set(FAMILIES))
-    handles = [
-        mpl.lines.Line2D([], [], ls="", marker="o", ms=8, color=FAMILY_COLOURS.get(f, "grey"))
-        for f in present
-    ]
-    ax.legend(handles, present, title="Family of ideas", loc="lower left", frameon=False)
-    return ax
-
-
-def plot_parameter_counts(models: Sequence[ModelSize], ax: Axes | None = None) -> Axes:
-    """Scatter published parameter counts against year, on a log-scale y axis.
-
-    Each point is labelled with the model's name and size. Models of the same
-    year get their labels on alternating sides so that close points stay
-    readable.
-
-    Raises:
-        ValueError: if ``models`` is empty or a count is not positive.
-    """
-    models = sorted(models, key=lambda m: (m.year, m.parameters))
-    if not models:
-        raise ValueError("plot_parameter_counts needs at least one model")
-    bad = [m.name for m in models if m.parameters <= 0]
-    if bad:
-        raise ValueError(f"parameter counts must be positive (log scale): {bad}")
-    ax = _new_axes(ax, (8.0, 5.0))
-    xs = [m.year for m in models]
-    ys = [m.parameters for m in models]
-    ax.scatter(xs, ys, s=60, zorder=3)
-    ax.set_xlim(min(xs) - 1.5, max(xs) + 1.5)
-    ax.set_yscale("log")
-    ax.set_ylim(min(ys) / 3, max(ys) * 3)
-    ax.yaxis.set_major_locator(LogLocator(base=10))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: format_count(y)))
-    labels = [f"{m.name} ({format_count(m.parameters)})" for m in models]
-    _place_labels(ax, list(zip(xs, ys)), labels)
-    ax.set_xlabel("Year of publication")
-    ax.set_ylabel("Parameters (log scale)")
-    return ax
-
-
-# Where a label may go relative to its point: (dx, dy) in points, ha, va.
-_LABEL_SPOTS = (
-    ((7, 0), "left", "center"),
-    ((-7, 0), "right", "center"),
-    ((0, 8), "center", "bottom"),
-    ((0, -8), "center", "top"),
-    ((7, 9), "left", "bottom"),
-    ((-7, 9), "right", "bottom"),
-    ((7, -9), "left", "top"),
-    ((-7, -9), "right", "top"),
-)
-
-
-def _place_labels(ax: Axes, points: list[tuple[float, float]], labels: list[str]) -> None:
-    """Annotate each point, choosing for each label the first spot that stays
-    inside the axes and overlaps neither an earlier label nor a point."""
-    fig = ax.figure
-    renderer = fig.canvas.get_renderer()
-    point_boxes = []
-    for x, y in points:
-        px, py = ax.transData.transform((x, y))
-        point_boxes.append(mpl.transforms.Bbox.from_extents(px - 5, py - 5, px + 5, py + 5))
-    placed: list[mpl.transforms.Bbox] = []
-    axes_box = ax.get_window_extent(renderer)
-    for (x, y), label in zip(points, labels):
-        best = None
-        for offset, ha, va in _LABEL_SPOTS:
-            text = ax.annotate(label, (x, y), xytext=offset, textcoords="offset points",
-                               ha=ha, va=va, fontsize=9.5)
-            box = text.get_window_extent(renderer)
-            clash = any(box.overlaps(b) for b in placed + point_boxes)
-            inside = axes_box.contains(box.x0, box.y0) and axes_box.contains(box.x1, box.y1)
-            if not clash and inside:
-                best = (text, box)
-                break
-            text.remove()
-        if best is None:  # nowhere free: fall back to the right-hand side
-            text = ax.annotate(label, (x, y), xytext=(7, 0), textcoords="offset points",
-                               ha="left", va="center", fontsize=9.5)
-            best = (text, text.get_window_extent(renderer))
-        placed.append(best[1])
 
 
 def plot_zipf(
@@ -381,144 +248,3 @@ def plot_optimizer_paths(
     ax.grid(False)
     ax.legend(loc="upper right", frameon=True)
     return ax
-
-
-# --- Interactive Plotly figures in the static book ----------------------------------
-#
-# plotly.js (about 4.7 MB) must travel inside the page, since the book works
-# with no network; it is inlined by the first figure of a kernel session only,
-# and later figures on the same page reuse it. In Google Colab every output
-# lives in its own frame, so there each figure carries its own copy.
-
-_plotlyjs_inlined = False
-_views_made = 0  # numbers the widgets of a session, so their element ids are unique
-
-
-def _needs_plotlyjs() -> bool:
-    """True if the next figure must inline plotly.js (and remember that it did)."""
-    import sys
-
-    global _plotlyjs_inlined
-    if "google.colab" in sys.modules:
-        return True
-    first = not _plotlyjs_inlined
-    _plotlyjs_inlined = True
-    return first
-
-
-def plotly_html(fig: Any, *, div_id: str | None = None) -> str:
-    """HTML for a Plotly figure; plotly.js is inlined only by the first call of a session.
-
-    Never uses a CDN: the figure works in the static HTML book with the
-    network off.
-    """
-    return fig.to_html(full_html=False, include_plotlyjs=_needs_plotlyjs(), div_id=div_id,
-                       config={"displaylogo": False, "responsive": True})
-
-
-def show_plotly(fig: Any) -> Any:
-    """Display a Plotly figure in a notebook (and the book) via :func:`plotly_html`."""
-    from IPython.display import HTML
-
-    return HTML(plotly_html(fig))
-
-
-def plotly_views_html(views: Mapping[str, Any], name: str, label: str = "View") -> str:
-    """One Plotly figure with a menu that switches between several versions of it.
-
-    ``views`` maps a menu entry (e.g. ``"PCA"``, ``"t-SNE"``) to a figure;
-    the first is drawn, and choosing another entry redraws the figure with
-    ``Plotly.react``. The whole widget is a ``div`` with the attribute
-    ``data-llmbook-interactive=name``; the menu is its control and the figure
-    sits in its ``data-llmbook-output`` element, as the book's browser tests
-    expect. Hover and zoom work as in any Plotly figure.
-
-    Raises:
-        ValueError: if ``views`` has fewer than two entries or ``name`` is empty.
-    """
-    import json
-    import re
-
-    import plotly.io as pio
-
-    if len(views) < 2:
-        raise ValueError("plotly_views_html needs at least two views to switch between")
-    if not name or not name.strip():
-        raise ValueError("give the widget a name (used in data-llmbook-interactive)")
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "views"
-    global _views_made
-    _views_made += 1
-    root = f"llmbook-{slug}-{_views_made}"
-    figures = list(views.values())
-    options = "".join(f'<option value="{i}">{html.escape(str(key))}</option>'
-                      for i, key in enumerate(views))
-    data = json.dumps([json.loads(pio.to_json(f, validate=False)) for f in figures])
-    data = data.replace("</", "<\\/")  # a "</script>" inside the data must not end the tag
-    return f"""<div id="{root}" data-llmbook-interactive="{html.escape(name)}">
-<label style="font-size:0.9em">{html.escape(label)}:
-<select data-llmbook-control aria-label="{html.escape(label)}">{options}</select></label>
-<div data-llmbook-output>{plotly_html(figures[0], div_id=root + "-plot")}</div>
-<script type="application/json" id="{root}-views">{data}</script>
-<script>
-(function () {{
-  var root = document.getElementById("{root}");
-  var views = JSON.parse(document.getElementById("{root}-views").textContent);
-  var menu = root.querySelector("select");
-  function redraw() {{
-    var plot = document.getElementById("{root}-plot");
-    if (window.Plotly && plot) {{
-      var view = views[Number(menu.value)];
-      window.Plotly.react(plot, view.data, view.layout);
-    }}
-  }}
-  menu.addEventListener("input", redraw);
-  menu.addEventListener("change", redraw);
-}})();
-</script>
-</div>"""
-
-
-def show_plotly_views(views: Mapping[str, Any], name: str, label: str = "View") -> Any:
-    """Display :func:`plotly_views_html` in a notebook (and the book)."""
-    from IPython.display import HTML
-
-    return HTML(plotly_views_html(views, name, label))
-
-
-def plot_network(sizes: Sequence[int], ax: Axes | None = None, *,
-                 names: Sequence[str] | None = None) -> Axes:
-    """Draw a fully connected network: one column of circles per layer, every
-    neuron linked to every neuron of the next layer.
-
-    Args:
-        sizes: neurons per layer, input layer first, e.g. ``[3, 4, 4, 2]``.
-        names: a caption under each layer (default: "input", "hidden 1", ...,
-            "output").
-
-    Raises:
-        ValueError: for fewer than two layers, a layer without neurons, or a
-            wrong number of names.
-    """
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError(f"need at least two layers of at least one neuron, got {list(sizes)}")
-    if names is None:
-        names = ["input"] + [f"hidden {i}" for i in range(1, len(sizes) - 1)] + ["output"]
-    if len(names) != len(sizes):
-        raise ValueError(f"got {len(names)} names for {len(sizes)} layers")
-    ax = _new_axes(ax, (1.8 * len(sizes) + 1, 0.7 * max(sizes) + 1.5))
-    top = max(sizes)
-    ys = [[(top - n) / 2 + i for i in range(n)] for n in sizes]
-    for layer, (left, right) in enumerate(zip(ys, ys[1:])):
-        for y0 in left:
-            for y1 in right:
-                ax.plot([layer, layer + 1], [y0, y1], color="grey", lw=0.8, alpha=0.6, zorder=1)
-    colours = plt.get_cmap("tab10").colors
-    for layer, column in enumerate(ys):
-        colour = colours[0] if layer == 0 else colours[2] if layer == len(sizes) - 1 else colours[1]
-        ax.scatter([layer] * len(column), column, s=420, color=colour, edgecolor="black", zorder=2)
-        ax.annotate(f"{names[layer]}\n({sizes[layer]})", (layer, top - 0.3), ha="center", va="top")
-    ax.set_xlim(-0.5, len(sizes) - 0.5)
-    ax.set_ylim(top + 0.9, -0.7)  # first neuron at the top, captions underneath
-    ax.set_axis_off()
-    return ax
-

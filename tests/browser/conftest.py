@@ -16,7 +16,7 @@ import http.server
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -131,6 +131,20 @@ def fixture_url() -> Iterator[str]:
     server = Server(FIXTURES, vendor_aliases())
     yield server.url
     server.close()
+
+
+@pytest.fixture(scope="session")
+def serve() -> Iterator[Callable[[Path], str]]:
+    """``serve(folder)`` serves a folder a test wrote on 127.0.0.1 and returns its URL."""
+    servers: list[Server] = []
+
+    def start(folder: Path) -> str:
+        servers.append(Server(folder))
+        return servers[-1].url
+
+    yield start
+    for server in servers:
+        server.close()
 
 
 def chromium_path() -> str:

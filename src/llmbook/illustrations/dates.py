@@ -1,4 +1,4 @@
-"""A small translation task for training a Transformer quickly: writing dates in ISO form.
+"""Chapter 10's toy translation task, for training a Transformer quickly: writing dates in ISO form.
 
 The *source* is a date written the way people write it, in one of several
 styles (English or Japanese), and the *target* is the same date in ISO 8601::
@@ -14,21 +14,24 @@ maps show that alignment. Unlike real translation, data is unlimited and a
 model of a few hundred thousand parameters learns it in a minute or two.
 
 Both sides are read character by character, each with its own
-:class:`Vocab`; id 0 is padding.
+:class:`DateVocabulary`; id 0 is padding.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import ClassVar
 
 import torch
 from torch import Tensor
 
+from llmbook.text import CharVocabulary, TokenVocabulary
+
 __all__ = [
     "STYLES",
-    "Vocab",
+    "DateVocabulary",
     "format_date",
     "random_dates",
     "make_pairs",
@@ -128,45 +131,46 @@ def make_pairs(n: int, seed: int = 0, split: str | None = None) -> list[tuple[st
             for d in random_dates(n, seed, split=split)]
 
 
-class Vocab:
-    """Characters <-> ids, with padding (0) and optional begin/end-of-sequence tokens.
+class DateVocabulary(CharVocabulary):
+    """A :class:`~llmbook.text.CharVocabulary` whose first ids are reserved: padding (0),
+    then, on the target side, begin and end of sequence.
 
-    >>> v = Vocab("0123456789-", bos_eos=True)
-    >>> v.encode("20-1"), v.decode(v.encode("20-1"))
-    ([5, 3, 13, 4], '20-1')
+    Encoding is :class:`~llmbook.text.CharVocabulary`'s (one id per character;
+    text never produces a reserved token). Decoding skips padding and the
+    begin-of-sequence token and stops at the end of sequence.
+
+    >>> v = DateVocabulary.of("0123456789-", bos_eos=True)
+    >>> v.itos[:4], v.encode("20-1"), v.decode([1, 5, 3, 13, 4, 2, 5])
+    (['<pad>', '<s>', '</s>', '0'], [5, 3, 13, 4], '20-1')
     """
 
+    kind: ClassVar[str] = "date characters"
     PAD, BOS, EOS = "<pad>", "<s>", "</s>"
 
-    def __init__(self, chars: str, bos_eos: bool = False) -> None:
-        specials = [self.PAD] + ([self.BOS, self.EOS] if bos_eos else [])
-        if len(set(chars)) != len(chars):
-            raise ValueError("chars must not repeat")
-        self.tokens: list[str] = specials + list(chars)
-        self.index = {t: i for i, t in enumerate(self.tokens)}
+    def __init__(self, itos: Iterable[str]) -> None:
+        TokenVocabulary.__init__(self, itos)  # CharVocabulary's own check refuses "<pad>"
+        reserved = [t for t in self.itos if t in (self.PAD, self.BOS, self.EOS)]
+        if self.itos[: len(reserved)] != reserved or reserved[:1] != [self.PAD]:
+            raise ValueError(f"the reserved tokens must come first, {self.PAD!r} at id 0")
+        if any(len(t) != 1 for t in self.itos[len(reserved):]):
+            raise ValueError("after the reserved tokens every token must be one character")
         self.pad_id = 0
-        self.bos_id = self.index.get(self.BOS)
-        self.eos_id = self.index.get(self.EOS)
+        self.bos_id = self.stoi.get(self.BOS)
+        self.eos_id = self.stoi.get(self.EOS)
 
-    def __len__(self) -> int:
-        return len(self.tokens)
+    @classmethod
+    def of(cls, chars: str, bos_eos: bool = False) -> DateVocabulary:
+        """Padding, then (with ``bos_eos``) begin and end of sequence, then ``chars``."""
+        return cls([cls.PAD] + ([cls.BOS, cls.EOS] if bos_eos else []) + list(chars))
 
-    def encode(self, text: str) -> list[int]:
-        """Ids of the characters of ``text``; raises ``KeyError`` naming an unknown character."""
-        try:
-            return [self.index[c] for c in text]
-        except KeyError as err:
-            raise KeyError(f"character {err.args[0]!r} is not in the vocabulary") from None
-
-    def decode(self, ids: Sequence[int] | Tensor, *, stop_at_eos: bool = True) -> str:
+    def decode(self, ids: Iterable[int], *, stop_at_eos: bool = True) -> str:
         """Text of ``ids``, skipping padding and BOS, stopping at EOS."""
         out = []
-        for i in (ids.tolist() if isinstance(ids, Tensor) else ids):
-            tok = self.tokens[i]
-            if tok == self.EOS and stop_at_eos:
+        for token in self.decode_tokens(ids):
+            if token == self.EOS and stop_at_eos:
                 break
-            if tok not in (self.PAD, self.BOS, self.EOS):
-                out.append(tok)
+            if token not in (self.PAD, self.BOS, self.EOS):
+                out.append(token)
         return "".join(out)
 
 
@@ -178,9 +182,9 @@ def _source_chars() -> str:
 
 
 #: Every character a source date can contain (plus padding).
-SOURCE_VOCAB = Vocab(_source_chars())
+SOURCE_VOCAB = DateVocabulary.of(_source_chars())
 #: Digits and the dash (plus padding, begin and end of sequence).
-TARGET_VOCAB = Vocab("0123456789-", bos_eos=True)
+TARGET_VOCAB = DateVocabulary.of("0123456789-", bos_eos=True)
 
 
 def encode_pairs(pairs: Sequence[tuple[str, str]]) -> tuple[Tensor, Tensor, Tensor]:
