@@ -9,7 +9,7 @@ tokens**: the prompt's labels are set to ``-100``, the value PyTorch's
 ``cross_entropy`` ignores. The model learns to answer, not to write questions.
 
 The task of the chapter is written dates to ISO 8601 (chapter 10's data,
-:mod:`llmbook.dates`), asked in words::
+:mod:`llmbook.illustrations.dates`), asked in words::
 
     user:      Write this date as YYYY-MM-DD: Mar 7, 2021
     assistant: 2021-03-07
@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from llmbook.dates import make_pairs
+from llmbook.illustrations.dates import make_pairs
 from llmbook.devices import device_of
 
 __all__ = [
@@ -70,7 +70,7 @@ class Example:
 
 
 def date_examples(n: int, seed: int = 0, split: str | None = None) -> list[Example]:
-    """``n`` date-conversion requests with their ISO answers (:func:`llmbook.dates.make_pairs`).
+    """``n`` date-conversion requests with their ISO answers (:func:`llmbook.illustrations.dates.make_pairs`).
 
     ``split="train"`` and ``split="test"`` never share a calendar day, so a
     held-out set asks about dates the model was never trained on.
