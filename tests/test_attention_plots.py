@@ -65,6 +65,16 @@ def test_lines_bad_input() -> None:
         plot_attention_lines({"a": np.ones((1, 2)), "b": np.ones((2, 2))}, ["a"], ["b", "c"])
 
 
+def test_seq2seq_glosses_are_drawn_above_the_target_tokens() -> None:
+    ax = plot_seq2seq(["I", "like"], ["好き", "<eos>"], attention=np.full((2, 2), 0.5),
+                      target_glosses=["like", ""])
+    texts = {t.get_text(): t.get_position() for t in ax.texts}
+    assert texts["like"][1] > texts["好き"][1]  # the gloss sits above its token
+    assert texts["decoder"][1] > texts["like"][1]  # and below the "decoder" label
+    with pytest.raises(ValueError, match="target_glosses has 1 entries for 2"):
+        plot_seq2seq(["a"], ["x", "y"], target_glosses=["only one"])
+
+
 def test_seq2seq_diagram() -> None:
     ax = plot_seq2seq(["a", "b"], ["x", "y", "z"])
     assert {"a", "b", "x", "y", "z"} <= {t.get_text() for t in ax.texts}

@@ -98,6 +98,14 @@ def test_readme_counts_are_before_normalisation(monkeypatch: pytest.MonkeyPatch)
         assert raw == expected, name
 
 
+def test_aesop_names_its_edition() -> None:
+    """The corpus is V. S. Vernon Jones's translation: Gutenberg eBook #11339, not #28
+    (Joseph Jacobs's edition, which the course links)."""
+    description = data.CORPORA["aesop"].description
+    assert "V. S. Vernon Jones" in description and "eBook #11339" in description
+    assert "#28" not in description
+
+
 @needs_shared
 def test_real_corpus_contents(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLMBOOK_DATA_DIR", str(SHARED))
@@ -144,6 +152,7 @@ class Reply:
     body: bytes = b""
     content_length: int | None = None  # None: the true length of body
     delay: float = 0.0
+    trickle: float = 0.0  # > 0: send the body one byte at a time, this many seconds apart
 
 
 @dataclass
@@ -170,9 +179,15 @@ def server() -> Iterator[Server]:
             self.send_header("Content-Length", str(length))
             self.end_headers()
             try:
-                self.wfile.write(reply.body)
+                if reply.trickle:  # at most len(body) writes: the handler always ends
+                    for i in range(len(reply.body)):
+                        self.wfile.write(reply.body[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(reply.trickle)
+                else:
+                    self.wfile.write(reply.body)
             except OSError:
-                pass  # the client gave up (timeout test)
+                pass  # the client gave up (timeout tests)
 
         def log_message(self, *args: object) -> None:
             pass
@@ -289,6 +304,119 @@ def test_timeout_is_not_found(server: Server, isolated: Path,
     with pytest.raises(CorpusNotFoundError, match="timed out"):
         data.download(file, dest, timeout=0.2)
     assert files_in(isolated) == []
+
+
+def test_a_trickling_server_hits_the_deadline(server: Server, isolated: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """One byte every 20 ms never trips the 0.5 s per-read timeout; the total deadline stops it."""
+    server.replies["/a.txt"] = Reply(body=GOOD, trickle=0.02)  # about 1.5 s in all
+    (file,) = register(monkeypatch, a=(GOOD, server.url("/a.txt"))).values()
+    start = time.monotonic()
+    with pytest.raises(CorpusNotFoundError, match=r"did not finish within 0.4 s; \d+ of "
+                                                  rf"{len(GOOD)} bytes arrived"):
+        data.download(file, isolated / file.path, timeout=0.5, deadline=0.4)
+    assert time.monotonic() - start < 1.2
+    assert files_in(isolated) == []
+    done = data.download(file, isolated / file.path, timeout=0.5, deadline=10.0)
+    assert done.read_bytes() == GOOD
+
+
+def test_an_unwritable_cache_is_a_clear_error(server: Server, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    server.replies["/a.txt"] = Reply(body=GOOD)
+    register(monkeypatch, a=(GOOD, server.url("/a.txt")))
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("LLMBOOK_CACHE_DIR", str(blocker / "cache"))
+    with pytest.raises(data.CacheWriteError) as info:
+        data.load_corpus("fake")
+    message = str(info.value)
+    assert message.startswith(f"Cannot write a.txt to the folder {blocker / 'cache' / 'fake'} (")
+    assert "LLMBOOK_CACHE_DIR" in message and "LLMBOOK_DATA_DIR" in message
+    assert isinstance(info.value, OSError) and isinstance(info.value, CorpusError)
+    assert server.hits == []  # nothing was downloaded only to be thrown away
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                    reason="root can write to a read-only folder")
+def test_a_read_only_cache_is_a_clear_error(server: Server, isolated: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    server.replies["/a.txt"] = Reply(body=GOOD)
+    register(monkeypatch, a=(GOOD, server.url("/a.txt")))
+    (isolated / "fake").mkdir(parents=True)
+    (isolated / "fake").chmod(0o500)
+    try:
+        with pytest.raises(data.CacheWriteError, match="PermissionError.*LLMBOOK_CACHE_DIR"):
+            data.load_corpus("fake")
+    finally:
+        (isolated / "fake").chmod(0o700)
+
+
+def test_a_corrupt_entry_that_cannot_be_removed_is_a_clear_error(
+        server: Server, isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    register(monkeypatch, a=(GOOD, server.url("/a.txt")))
+    cached = isolated / "fake" / "a.txt"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(GOOD.upper())
+    real_unlink = Path.unlink
+
+    def refuse(path: Path, missing_ok: bool = False) -> None:
+        if path == cached:
+            raise PermissionError(13, "Permission denied")
+        real_unlink(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    with pytest.raises(data.CacheWriteError, match=r"Cannot write a.txt .*Permission denied"):
+        data.load_corpus("fake")
+
+
+@pytest.mark.parametrize("when", ["after-verify", "before-verify"])
+def test_a_corrupt_entry_removed_by_another_process_meanwhile(
+        when: str, server: Server, isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two processes find the same corrupt entry; the other one deletes it first."""
+    server.replies["/a.txt"] = Reply(body=GOOD)
+    register(monkeypatch, a=(GOOD, server.url("/a.txt")))
+    cached = isolated / "fake" / "a.txt"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(GOOD.upper())
+    real_verify = data.verify
+
+    def verify_while_another_deletes(file: CorpusFile, path: Path) -> None:
+        if when == "before-verify":
+            path.unlink()
+            real_verify(file, path)
+        try:
+            real_verify(file, path)
+        finally:
+            path.unlink()
+
+    monkeypatch.setattr(data, "verify", verify_while_another_deletes)
+    assert data.corpus_files("fake") == [cached] and cached.read_bytes() == GOOD
+    assert server.hits == ["/a.txt"]
+
+
+def test_the_part_file_of_a_killed_download_is_swept(server: Server, isolated: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    server.replies["/a.txt"] = Reply(body=GOOD)
+    register(monkeypatch, a=(GOOD, server.url("/a.txt")))
+    folder = isolated / "fake"
+    folder.mkdir(parents=True)
+    killed = folder / ".a.txt.k1ll3d.part"  # as tempfile names them
+    killed.write_bytes(GOOD[:10])
+    an_hour_ago = time.time() - 3600
+    os.utime(killed, (an_hour_ago, an_hour_ago))
+    live = folder / ".a.txt.l1v3.part"  # another process downloading right now
+    live.write_bytes(GOOD[:10])
+    other = folder / ".b.txt.k1ll3d.part"  # another file's: not this download's business
+    other.write_bytes(b"")
+    os.utime(other, (an_hour_ago, an_hour_ago))
+    assert data.load_corpus("fake") == GOOD.decode().replace("\r\n", "\n")
+    assert files_in(isolated) == ["fake/.a.txt.l1v3.part", "fake/.b.txt.k1ll3d.part", "fake/a.txt"]
+
+    os.utime(live, (an_hour_ago, an_hour_ago))  # its process was killed too
+    data.load_corpus("fake")  # served by the cache: the sweep runs all the same
+    assert files_in(isolated) == ["fake/.b.txt.k1ll3d.part", "fake/a.txt"]
+    assert server.hits == ["/a.txt"]
 
 
 def test_failed_download_keeps_existing_dest(server: Server, tmp_path: Path,

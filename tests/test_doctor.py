@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from llmbook import data, doctor
+from llmbook import data, doctor, pretrained
 
 # --- A tiny corpus registry, so the tests never depend on the real corpora -------
 
@@ -143,9 +143,19 @@ def test_fetch_downloads_then_checks(tiny_registry: Path, monkeypatch: pytest.Mo
 
 # --- The hub ---------------------------------------------------------------------
 
-def test_offline_mode_skips_the_hub(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(doctor.urllib.request, "urlopen",
+@pytest.fixture
+def online(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offline mode off (the test environment turns it on), and no proxy for localhost."""
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+@pytest.mark.parametrize("var", ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"])
+def test_offline_mode_skips_the_hub(var: str, online: None,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(var, "1")
+    monkeypatch.setattr(pretrained.urllib.request, "urlopen",
                         lambda *a, **k: pytest.fail("no request in offline mode"))
     check = doctor.check_hub()
     assert check.verdict == "SKIP"
@@ -158,14 +168,13 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_unreachable_hub_warns_quickly(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+def test_unreachable_hub_warns_quickly(online: None) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
     start = time.monotonic()
     check = doctor.check_hub(url)
     assert time.monotonic() - start < 5
     assert check.verdict == "WARN"
-    assert check.detail.startswith(f"{url} is not reachable (")
+    assert check.detail.startswith(f"{url} is not reachable (") and "refused" in check.detail
     assert "HF_HUB_OFFLINE=1" in check.hint
 
 
@@ -173,7 +182,7 @@ class _Head(http.server.BaseHTTPRequestHandler):
     status = 200
 
     def do_HEAD(self) -> None:  # noqa: N802
-        self.send_response(self.status)
+        self.send_response(type(self).status)
         self.end_headers()
 
     def log_message(self, *args: object) -> None:
@@ -187,16 +196,31 @@ def hub() -> object:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+    _Head.status = 200
 
 
-def test_reachable_hub_is_ok(hub: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+def test_reachable_hub_is_ok(hub: str, online: None) -> None:
     check = doctor.check_hub(hub)
     assert check.verdict == "OK" and check.detail.startswith(f"{hub} answered HTTP 200 in ")
 
 
-def test_hub_that_never_answers_warns_after_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+@pytest.mark.parametrize(("status", "verdict"), [(200, "OK"), (404, "OK"), (499, "OK"),
+                                                 (500, "WARN"), (501, "WARN"), (503, "WARN")])
+def test_doctor_and_chapters_judge_the_hub_alike(status: int, verdict: str, hub: str, online: None,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """One judgement of an HTTP status: the doctor warns exactly when the chapters give up."""
+    _Head.status = status
+    monkeypatch.setenv("HF_ENDPOINT", hub)
+    check = doctor.check_hub()
+    assert check.verdict == verdict and f"answered HTTP {status}" in check.detail
+    if verdict == "OK":
+        pretrained.check_hub("gpt2", timeout=2.0)  # no exception
+    else:
+        with pytest.raises(pretrained.HubUnavailableError, match=f"HTTP {status}"):
+            pretrained.check_hub("gpt2", timeout=2.0)
+
+
+def test_hub_that_never_answers_warns_after_the_timeout(online: None) -> None:
     with socket.socket() as listener:  # accepts connections, never answers
         listener.bind(("127.0.0.1", 0))
         listener.listen()
@@ -206,11 +230,12 @@ def test_hub_that_never_answers_warns_after_the_timeout(monkeypatch: pytest.Monk
         elapsed = time.monotonic() - start
     assert elapsed < 2
     assert check.verdict == "WARN"
-    assert check.detail in {f"{url} did not answer within 0.5 s", f"{url} is not reachable (timed out)"}
+    assert check.detail in {f"{url} is not reachable (no answer within 0.5 s)",
+                            f"{url} is not reachable (timed out)"}
 
 
-def test_hub_endpoint_from_the_environment(hub: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+def test_hub_endpoint_from_the_environment(hub: str, online: None,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_ENDPOINT", hub)
     assert doctor.check_hub().detail.startswith(f"{hub} answered")
 

@@ -165,3 +165,20 @@ def test_sample_answers_checks_its_arguments(tokenizer):
         D.sample_answers(lm, tokenizer, "p", n=2, temperature=0)
     answers = D.sample_answers(lm, tokenizer, "p", n=3, max_new_tokens=3)
     assert len(answers) == 3 and all(isinstance(a, str) for a in answers)
+
+
+def test_token_kl_is_zero_for_the_reference_and_positive_after_a_change():
+    model = tiny_llama()
+    L.add_lora(model, ["q_proj", "down_proj"], r=2)
+    batch = collate([([1, 2, 3, 4], [IGNORE_INDEX, IGNORE_INDEX, 3, 4])], pad_id=0)
+    assert D.token_kl(model, lambda: L.lora_disabled(model), batch).abs().max() < 1e-6
+    with torch.no_grad():
+        for layer in L.lora_layers(model).values():
+            layer.lora_B.normal_()
+    kl = D.token_kl(model, lambda: L.lora_disabled(model), batch)
+    with torch.no_grad():
+        p = model(input_ids=batch[0]).logits[0].log_softmax(-1)
+        with L.lora_disabled(model):
+            q = model(input_ids=batch[0]).logits[0].log_softmax(-1)
+    expected = sum((p[t].exp() * (p[t] - q[t])).sum() for t in (1, 2))
+    assert kl.shape == (1,) and kl[0] > 0 and torch.allclose(kl[0], expected, atol=1e-5)

@@ -176,6 +176,7 @@ def plot_seq2seq(
     *,
     attention: np.ndarray | None = None,
     title: str | None = None,
+    target_glosses: Sequence[str] | None = None,
 ) -> Axes:
     """A diagram of an RNN encoder-decoder translating ``source`` into ``target``.
 
@@ -183,6 +184,8 @@ def plot_seq2seq(
     passed to the decoder (the bottleneck, drawn in red). With ``attention``
     (``(len(target), len(source))`` weights), every decoder step is joined to
     every encoder state by a line as strong as its weight.
+    ``target_glosses`` (one per target token, e.g. English for Japanese) are
+    written small above the target tokens.
     """
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
@@ -194,6 +197,10 @@ def plot_seq2seq(
         if attention.shape != (n_tgt, n_src):
             raise ValueError(f"attention must have shape (len(target), len(source)) = "
                              f"({n_tgt}, {n_src}), got {attention.shape}")
+    if target_glosses is not None and len(target_glosses) != n_tgt:
+        raise ValueError(f"target_glosses has {len(target_glosses)} entries for "
+                         f"{n_tgt} target tokens")
+    lift = 0.3 if target_glosses is not None else 0.0  # room for the glosses
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 3.2))
     gap = 1.0
@@ -218,6 +225,9 @@ def plot_seq2seq(
     for j, (x, tok) in enumerate(zip(xs_tgt, target)):
         box(x, y_state, "#fce5cd")
         ax.text(x, y_state + 0.75, tok, ha="center", va="center", fontsize=12)
+        if target_glosses is not None:
+            ax.text(x, y_state + 1.07, str(target_glosses[j]), ha="center", va="center",
+                    fontsize=9, color="dimgrey", style="italic")
         arrow(x, y_state + 0.24, x, y_state + 0.6, color="grey")
         if j:
             arrow(xs_tgt[j - 1] + 0.3, y_state, x - 0.3, y_state, color="black")
@@ -234,10 +244,10 @@ def plot_seq2seq(
                                                  connectionstyle="arc3,rad=0.18", arrowstyle="-",
                                                  color="tab:purple", alpha=min(1.0, 0.1 + w), lw=0.5 + 3.5 * w))
     ax.text(xs_src.mean(), y_state + 0.45, "encoder", ha="center", fontsize=11, color="#1f4e79")
-    ax.text(xs_tgt.mean(), y_state - 0.55 if attention is None else y_state + 1.15, "decoder",
-            ha="center", fontsize=11, color="#7f4f00")
+    y_decoder = y_state - 0.55 if attention is None else y_state + 1.15 + lift
+    ax.text(xs_tgt.mean(), y_decoder, "decoder", ha="center", fontsize=11, color="#7f4f00")
     ax.set_xlim(xs_src[0] - 0.6, xs_tgt[-1] + 0.6)
-    ax.set_ylim(-0.4, 2.0)
+    ax.set_ylim(-0.4, 2.0 + lift if attention is None else 2.45 + lift)  # room for "decoder" on top
     ax.set_aspect("equal")
     ax.axis("off")
     if title:

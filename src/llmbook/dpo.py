@@ -41,6 +41,7 @@ __all__ = [
     "sequence_logprobs",
     "dpo_loss",
     "dpo_batch_loss",
+    "token_kl",
     "RewardModel",
     "bradley_terry_loss",
     "reward_batch_loss",
@@ -158,6 +159,27 @@ def dpo_batch_loss(model: nn.Module, reference: Callable[[], Any], batch: tuple[
         ref_logp = sequence_logprobs(model, batch)
     n = logp.shape[0] // 2
     return dpo_loss(logp[:n], logp[n:], ref_logp[:n], ref_logp[n:], beta)
+
+
+@torch.no_grad()
+def token_kl(model: nn.Module, reference: Callable[[], Any],
+             batch: tuple[Tensor, Tensor, Tensor]) -> Tensor:
+    """KL(π_θ ‖ π_ref) of the next-token distributions, summed over each row's labelled positions.
+
+    At every response position ``t`` both models predict a distribution over
+    the vocabulary given the same prefix; ``Σ_v p_θ(v) (log p_θ(v) - log p_ref(v))``
+    is their KL divergence, and the sum over the response measures how far
+    the tuned model has drifted from the reference on that answer. Inside
+    ``reference()`` the model computes as the reference (see
+    :func:`dpo_batch_loss`). Returns a tensor of shape ``(B,)``.
+    """
+    dev = device_of(model)
+    input_ids, attention, labels = (t.to(dev) for t in batch)
+    logp = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1].log_softmax(-1)
+    with reference():
+        ref = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1].log_softmax(-1)
+    per_position = (logp.exp() * (logp - ref)).sum(-1)
+    return (per_position * (labels[:, 1:] != IGNORE_INDEX)).sum(-1)
 
 
 class RewardModel(nn.Module):
