@@ -34,16 +34,17 @@ import torch
 
 from llmbook.batches import split_ids
 from llmbook.data import load_corpus
-from llmbook.models.gpt import GPT, GPTConfig
-from llmbook.models.gpt_train import (
+from llmbook.devices import bf16_supported
+from llmbook.gpt_train import (
     BOOK_MODEL,
     BOOK_TRAIN,
     NANOGPT_CPU_MODEL,
     NANOGPT_CPU_TRAIN,
-    bf16_supported,
     estimate_loss,
     train_gpt,
 )
+from llmbook.models.gpt import GPT, GPTConfig
+from llmbook.nn_basics import count_parameters
 from llmbook.text import CharVocabulary
 
 RECIPES = {"nanoGPT CPU": (NANOGPT_CPU_MODEL, NANOGPT_CPU_TRAIN), "book": (BOOK_MODEL, BOOK_TRAIN)}
@@ -67,7 +68,7 @@ def run(name: str, model_cfg: dict, train_cfg, train, val, vocab_size: int, scal
         with torch.no_grad():
             model.eval()
             short = sum(model(x[i : i + 20], y[i : i + 20])[1].item() for i in range(0, 200, 20)) / 10
-    return {"recipe": name, "params": model.num_parameters(), "iters": iters,
+    return {"recipe": name, "params": count_parameters(model), "iters": iters,
             "block": model.config.block_size, "batch": train_cfg.batch_size,
             "bf16": train_cfg.bf16 and bf16_supported(), "seconds": result.seconds,
             "val_own": own, "val_64": short}

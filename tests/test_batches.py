@@ -102,3 +102,19 @@ def test_random_rows_bad_input():
         random_rows(torch.zeros(0, 2), torch.zeros(0), 1)
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         random_rows(torch.zeros(3, 2), torch.zeros(3), 0)
+
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_batches_live_on_the_datas_device(device):
+    data = torch.arange(100)
+    x, y = random_windows(data.to(device), 4, 8, generator=torch.Generator().manual_seed(0))
+    cpu_x, cpu_y = random_windows(data, 4, 8, generator=torch.Generator().manual_seed(0))
+    assert x.device.type == y.device.type == device
+    assert torch.equal(x.cpu(), cpu_x) and torch.equal(y.cpu(), cpu_y)  # a CPU generator: the same windows
+    assert random_windows(data.to(device), 2, 3)[0].device.type == device  # no generator
+    rx, ry = random_rows(data.to(device), data.to(device) + 1, 5, generator=torch.Generator().manual_seed(1))
+    assert rx.device.type == device and torch.equal(ry - rx, torch.ones(5, dtype=torch.long, device=device))

@@ -196,11 +196,28 @@ def test_masked_logits_equal_the_full_logits(tokenizer):
 
 def test_mlm_batch(tokenizer):
     blocks = M.make_blocks(TEXTS, tokenizer, block_size=12)
-    (inputs, where), targets = M.mlm_batch(blocks, tokenizer, torch.Generator().manual_seed(0))
+    inputs, where, targets = M.mlm_batch(blocks, tokenizer, torch.Generator().manual_seed(0))
     assert inputs.shape == where.shape == blocks.shape
     assert torch.equal(targets, blocks[where])
     assert torch.equal(inputs[~where], blocks[~where])
     assert not where[:, 0].any() and not where[:, -1].any()  # [CLS] and [SEP] are never chosen
+
+
+def test_mlm_loss_is_cross_entropy_at_masked_positions(tokenizer):
+    model = tiny_model(tokenizer)
+    blocks = M.make_blocks(TEXTS, tokenizer, block_size=12)
+    inputs, where, targets = M.mlm_batch(blocks, tokenizer, torch.Generator().manual_seed(0))
+    expected = torch.nn.functional.cross_entropy(model(inputs).logits[where], targets)
+    assert torch.allclose(M.mlm_loss(model, (inputs, where, targets)), expected, atol=1e-6)
+
+
+def test_pretrain_schedule_warms_up_then_decays(tokenizer):
+    model = tiny_model(tokenizer)
+    blocks = M.make_blocks(TEXTS, tokenizer, block_size=12)
+    history = M.pretrain(model, blocks, blocks[:8], tokenizer, epochs=4, steps_per_epoch=2,
+                         batch_size=4, lr=1e-3, progress=False)
+    # a tenth in epoch 0, the full rate in epoch 1, then linearly down to a tenth
+    assert history.lr == pytest.approx([1e-4, 1e-4, 1e-3, 1e-3, 5.5e-4, 5.5e-4, 1e-4, 1e-4])
 
 
 def test_pretrain_lowers_the_loss(tokenizer):
@@ -290,7 +307,7 @@ def test_split_sentences():
     assert M.split_sentences("   ") == []
 
 
-def test_logits_of(tokenizer):
+def test_classifier_loss(tokenizer):
     from transformers import BertConfig, BertForSequenceClassification
 
     torch.manual_seed(0)
@@ -298,5 +315,6 @@ def test_logits_of(tokenizer):
         vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
         intermediate_size=32, num_labels=2)).eval()
     enc = dict(tokenizer(["the fox", "a crow and the pitcher"], padding=True, return_tensors="pt"))
-    assert torch.equal(M.LogitsOf(model)(enc), model(**enc).logits)
-    assert M.LogitsOf(model)(enc).shape == (2, 2)
+    labels = torch.tensor([0, 1])
+    expected = torch.nn.functional.cross_entropy(model(**enc).logits, labels)
+    assert torch.equal(M.classifier_loss(model, (enc, labels)), expected)

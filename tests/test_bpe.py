@@ -13,7 +13,6 @@ from llmbook.bpe import (
     hf_bpe_from_words,
     hf_merges,
     learn_bpe,
-    tokenize_bpe,
     train_bpe_tokenizer,
 )
 
@@ -66,8 +65,6 @@ def test_apply_bpe():
     assert apply_bpe("newer", merges) == ["new", "e", "r"]
     assert apply_bpe("xyz", merges) == ["x", "y", "z"]  # unseen characters stay
     assert apply_bpe("low", []) == ["l", "o", "w"]
-    assert tokenize_bpe("lowest  newest\n", merges) == ["low", "est", "newest"]
-    assert tokenize_bpe("", merges) == []
 
 
 def test_bad_input():

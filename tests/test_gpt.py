@@ -11,7 +11,9 @@ import torch
 from llmbook.models.attention import scaled_dot_product_attention
 from llmbook.batches import split_ids
 from llmbook.models.gpt import GPT, GPTConfig, KVCache, count_gpt_parameters
-from llmbook.models.gpt_train import TrainConfig, estimate_loss, learning_rate_at, train_gpt
+from llmbook.gpt_train import TrainConfig, estimate_loss, train_gpt
+from llmbook.nn_basics import count_parameters
+from llmbook.train import cosine_schedule
 from llmbook.text import CharVocabulary
 
 SMALL = GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16)
@@ -55,7 +57,7 @@ def test_gpt_needs_a_config() -> None:
 @pytest.mark.parametrize(("layers", "width", "heads", "block"), [(1, 8, 1, 4), (2, 16, 4, 8), (3, 24, 3, 5)])
 def test_parameter_count_formula(bias: bool, layers: int, width: int, heads: int, block: int) -> None:
     cfg = GPTConfig(vocab_size=13, block_size=block, n_layer=layers, n_head=heads, n_embd=width, bias=bias)
-    assert GPT(cfg).num_parameters() == count_gpt_parameters(cfg)
+    assert count_parameters(GPT(cfg)) == count_gpt_parameters(cfg)
 
 
 def test_nanogpt_cpu_baseline_size() -> None:
@@ -201,15 +203,17 @@ def test_generate_bad_input(kwargs: dict, message: str) -> None:
 
 
 def test_learning_rate_schedule() -> None:
-    cfg = TrainConfig(max_iters=1000, warmup_iters=100, learning_rate=1e-3, min_lr=1e-4)
-    assert learning_rate_at(0, cfg) == pytest.approx(1e-5)
-    assert learning_rate_at(99, cfg) == pytest.approx(1e-3)
-    assert learning_rate_at(550, cfg) == pytest.approx(5.5e-4)  # halfway down the cosine
-    assert learning_rate_at(1000, cfg) == pytest.approx(1e-4)
+    lr_at = cosine_schedule(1e-3, 1e-4, warmup_steps=100, total_steps=1000)
+    assert lr_at(0) == pytest.approx(1e-5)
+    assert lr_at(99) == pytest.approx(1e-3)
+    assert lr_at(550) == pytest.approx(5.5e-4)  # halfway down the cosine
+    assert lr_at(1000) == pytest.approx(1e-4)
+    with pytest.raises(ValueError, match="min_lr <= peak_lr"):
+        cosine_schedule(1e-4, 1e-3, 10, 100)
 
 
 def test_train_config_errors() -> None:
-    with pytest.raises(ValueError, match="max_iters must be >= 1"):
+    with pytest.raises(ValueError, match="max_iters must be a positive integer, got 0"):
         TrainConfig(max_iters=0)
     with pytest.raises(ValueError, match="min_lr <= learning_rate"):
         TrainConfig(learning_rate=1e-4, min_lr=1e-3)
@@ -243,3 +247,48 @@ def test_sdpa_backend_choice() -> None:
                           bf16=False, sdpa_backend=backend)
         results.append(train_gpt(model, ids, ids, cfg, progress=False).step_loss)
     assert results[0] == pytest.approx(results[1], rel=1e-4)  # same function, another kernel
+
+
+# --- reliability and devices -------------------------------------------------------
+
+
+def test_ids_outside_the_vocabulary_are_a_clear_error() -> None:
+    model = small_model()
+    with pytest.raises(ValueError, match=r"idx: id 11 is outside the vocabulary \(valid ids 0..10\)"):
+        model(torch.tensor([[1, 11]]))  # before: IndexError deep inside nn.Embedding
+    with pytest.raises(ValueError, match=r"idx: id -1 is outside the vocabulary"):
+        model.generate(torch.tensor([[-1]]), 3)
+
+
+def test_gpt_step_fn_lives_with_the_gpt() -> None:
+    from llmbook.models.gpt import gpt_step_fn
+    from llmbook import sampling
+
+    assert not hasattr(sampling, "gpt_step_fn")
+    model = small_model()
+    out = sampling.generate(gpt_step_fn(model), torch.tensor([[1, 2]]), 4, seed=0)
+    assert torch.equal(out.ids, model.generate(torch.tensor([[1, 2]]), 4,
+                                               generator=torch.Generator().manual_seed(0)))
+
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_train_estimate_and_generate_on_the_models_device(device: str) -> None:
+    """A few steps of the GPT recipe with the model on ``device`` and the data on the CPU."""
+    tok = CharVocabulary.from_text("abcde")
+    ids = torch.tensor(tok.encode("abcde" * 200))
+    train, val = split_ids(ids)
+    model = GPT(GPTConfig(vocab_size=5, block_size=8, n_layer=1, n_head=2, n_embd=16)).to(device)
+    cfg = TrainConfig(max_iters=40, batch_size=8, learning_rate=1e-2, min_lr=1e-3, warmup_iters=5,
+                      eval_interval=20, eval_iters=2, bf16=True)
+    result = train_gpt(model, train, val, cfg, decode=tok.decode, sample_tokens=10, progress=False)
+    assert next(model.parameters()).device.type == device
+    assert result.iters == [0, 20, 40] and result.val_loss[-1] < result.val_loss[0] - 0.5
+    loss = estimate_loss(model, val, 8, 2)
+    assert math.isfinite(loss) and loss < 1.0
+    out = model.generate(torch.tensor([[0]]), 10, generator=torch.Generator().manual_seed(0))
+    assert out.device.type == device and out.shape == (1, 11)
+    assert result.samples[40].startswith("a")

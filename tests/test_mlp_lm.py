@@ -9,9 +9,10 @@ import torch
 import torch.nn.functional as F
 
 import llmbook.models.mlp_lm as mlp_module
-from llmbook.batches import random_windows
-from llmbook.models.mlp_lm import BigramModel, ContextMLP, OneHotMLP, count_parameters, generate
-from llmbook.text import CharVocabulary, UnknownTokenError
+from llmbook.batches import random_rows, random_windows
+from llmbook.models.mlp_lm import BigramModel, ContextMLP, OneHotMLP, generate
+from llmbook.nn_basics import count_parameters
+from llmbook.text import CharVocabulary, UnknownTokenError, make_windows
 from llmbook.train import cross_entropy, evaluate, fit
 
 TEXT = "abracadabra, said the cat. " * 20
@@ -52,7 +53,7 @@ def test_models_reject_ids_outside_vocabulary(vocab):
         OneHotMLP(V)(torch.tensor([0, V]))
     with pytest.raises(ValueError, match="ContextMLP: id -1 is outside"):
         ContextMLP(V, context=2)(torch.tensor([[0, -1]]))
-    with pytest.raises(TypeError, match="expects integer ids"):
+    with pytest.raises(TypeError, match="OneHotMLP must hold integer token ids, got dtype torch.float32"):
         OneHotMLP(V)(torch.tensor([0.0]))
 
 
@@ -150,7 +151,7 @@ def test_generate_bad_input(vocab):
     model = ContextMLP(len(vocab), context=3)
     with pytest.raises(ValueError, match="the prompt has 2 ids but the model needs 3"):
         generate(model, [0, 1], 5, context=3)
-    with pytest.raises(ValueError, match="length must be >= 0"):
+    with pytest.raises(ValueError, match="length must be a non-negative integer, got -1"):
         generate(model, [0, 1, 2], -1, context=3)
 
 
@@ -166,3 +167,25 @@ def test_training_rejects_bad_learning_rate_and_epochs(vocab):
             progress=False)
     with pytest.raises(ValueError, match="needs 1001 ids, but the data has only 540"):
         random_windows(ids, 2, 1000)
+
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_models_train_count_and_generate_on_the_device(vocab, device):
+    ids = torch.tensor(vocab.encode(TEXT))
+    bigram = BigramModel.from_ids(ids.to(device), len(vocab))
+    assert bigram.counts.device.type == device
+    assert torch.equal(bigram.counts.cpu(), BigramModel.from_ids(ids, len(vocab)).counts)
+    torch.manual_seed(0)
+    model = ContextMLP(len(vocab), context=3).to(device)
+    x, y = make_windows(ids.tolist(), context=3)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    g = torch.Generator().manual_seed(0)
+    h = fit(model, lambda: random_rows(x, y, 32, generator=g), optimizer=torch.optim.Adam(model.parameters(), lr=1e-2),
+            epochs=3, steps_per_epoch=20, progress=False)
+    assert h.train_loss[-1] < h.train_loss[0]
+    out = generate(model, ids[:3], 5, context=3, generator=torch.Generator().manual_seed(0))
+    assert len(out) == 8 and all(0 <= i < len(vocab) for i in out)

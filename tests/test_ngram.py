@@ -14,7 +14,8 @@ import random
 import pytest
 
 import llmbook.models.ngram as ngram_module
-from llmbook.models.ngram import UNK, NGramModel, NotFittedError, UnseenContextError, ngrams
+from llmbook.models.ngram import UNK, NGramModel, NotFittedError, UnseenContextError
+from llmbook.text import ngrams
 
 TOY = "the cat sat . the dog sat . the cat ran .".split()
 
@@ -26,7 +27,7 @@ def bigram():
 
 def test_module_doctests_pass():
     result = doctest.testmod(ngram_module)
-    assert result.attempted >= 3
+    assert result.attempted >= 2  # the ngrams example moved to llmbook.text with the function
     assert result.failed == 0
 
 

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from llmbook import sampling as S
+from llmbook.text import ngrams
 
 # ---------------------------------------------------------------------------
 # Temperature
@@ -196,18 +197,18 @@ def test_top_p_outside_zero_one_is_an_error(p: float) -> None:
 
 def test_repetition_penalty_divides_positive_and_multiplies_negative_logits() -> None:
     logits = torch.tensor([[2.0, -1.0, 0.5, 3.0]])
-    out = S.repetition_penalty(logits, torch.tensor([[0, 1, 1, 0]]), 2.0)
+    out = S.apply_repetition_penalty(logits, torch.tensor([[0, 1, 1, 0]]), 2.0)
     assert torch.equal(out, torch.tensor([[1.0, -2.0, 0.5, 3.0]]))
     assert torch.equal(logits, torch.tensor([[2.0, -1.0, 0.5, 3.0]]))  # input unchanged
 
 
 def test_repetition_penalty_bad_input() -> None:
     with pytest.raises(ValueError, match="positive finite"):
-        S.repetition_penalty(torch.zeros(3), torch.tensor([0]), 0.0)
+        S.apply_repetition_penalty(torch.zeros(3), torch.tensor([0]), 0.0)
     with pytest.raises(ValueError, match="do not match"):
-        S.repetition_penalty(torch.zeros(2, 3), torch.tensor([0]), 1.2)
-    with pytest.raises(ValueError, match=r"must lie in \[0, 3\)"):
-        S.repetition_penalty(torch.zeros(3), torch.tensor([3]), 1.2)
+        S.apply_repetition_penalty(torch.zeros(2, 3), torch.tensor([0]), 1.2)
+    with pytest.raises(ValueError, match=r"previous_ids: id 3 is outside the vocabulary \(valid ids 0..2\)"):
+        S.apply_repetition_penalty(torch.zeros(3), torch.tensor([3]), 1.2)
     with pytest.raises(ValueError, match="needs previous_ids"):
         S.process_logits(torch.zeros(3), repetition_penalty=1.2)
 
@@ -232,7 +233,7 @@ def test_filters_agree_with_transformers_processors(seed: int) -> None:
         assert torch.equal(ours, theirs)
     for penalty in (0.8, 1.2, 2.0):
         theirs = tp.RepetitionPenaltyLogitsProcessor(penalty)(previous, logits.clone())
-        assert torch.equal(S.repetition_penalty(logits, previous, penalty), theirs)
+        assert torch.equal(S.apply_repetition_penalty(logits, previous, penalty), theirs)
 
 
 def test_full_pipeline_agrees_with_transformers() -> None:
@@ -251,7 +252,7 @@ def test_full_pipeline_agrees_with_transformers() -> None:
     torch.manual_seed(0)
     theirs_tokens = torch.multinomial(F.softmax(theirs, -1), 1)[:, 0]
     torch.manual_seed(0)
-    scores = S.repetition_penalty(logits, previous, 1.3)
+    scores = S.apply_repetition_penalty(logits, previous, 1.3)
     ours_tokens = S.sample_next(scores, temperature=0.7, top_k=40, top_p=0.9)
     assert torch.equal(ours_tokens, theirs_tokens)
 
@@ -396,11 +397,11 @@ def test_recurrent_step_fn_feeds_hidden_state() -> None:
 
 
 def test_gpt_step_fn_matches_recomputation() -> None:
-    gpt = pytest.importorskip("llmbook.models.gpt")
+    gpt = pytest.importorskip("llmbook.models.gpt")  # the GPT's own step function, beside the model
     torch.manual_seed(0)
     model = gpt.GPT(gpt.GPTConfig(vocab_size=13, block_size=8, n_layer=2, n_head=2, n_embd=16))
     prompt = torch.tensor([[1, 2, 3], [4, 5, 6]])
-    cached = S.generate(S.gpt_step_fn(model), prompt, 12, seed=3)       # slides past block_size
+    cached = S.generate(gpt.gpt_step_fn(model), prompt, 12, seed=3)       # slides past block_size
     full = S.generate(S.window_step_fn(model, block_size=8), prompt, 12, seed=3)
     assert torch.equal(cached.ids, full.ids)
     assert torch.allclose(cached.logprobs, full.logprobs, atol=1e-5)
@@ -436,7 +437,7 @@ def test_repeated_ngram_fraction() -> None:
     with pytest.raises(ValueError, match="fewer than 4 tokens"):
         S.repeated_ngram_fraction("abc", 4)
     with pytest.raises(ValueError, match="positive integer"):
-        S.ngrams("abc", 0)
+        ngrams("abc", 0)
 
 
 def test_hf_step_fn_reproduces_transformers_generate() -> None:
@@ -460,3 +461,77 @@ def test_hf_step_fn_reproduces_transformers_generate() -> None:
     torch.manual_seed(11)
     ours = S.generate(S.hf_step_fn(model), prompt, 12, **settings)
     assert torch.equal(theirs, ours.ids)
+
+
+# ---------------------------------------------------------------------------
+# Reliability: no silent wrong answers, no crash inside torch
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("t", [1e-30, 1e-45])
+def test_tiny_temperature_does_not_overflow(t: float) -> None:
+    # logits / 1e-45 overflow to inf in float32 (and softmax to NaN) unless the
+    # largest logit is subtracted first; the draw must then be the argmax.
+    logits = torch.tensor([[5.0, 7.0, 6.0], [100.0, -3.0, 99.0]])
+    assert S.sample_next(logits, temperature=t, generator=torch.Generator().manual_seed(0)).tolist() == [1, 0]
+
+
+def test_half_precision_logits_do_not_overflow() -> None:
+    # 30 / 1e-4 = 300,000 is beyond float16's largest number (65,504).
+    logits = torch.tensor([[30.0, 29.0, -5.0]], dtype=torch.float16)
+    out = S.sample_next(logits, temperature=1e-4, generator=torch.Generator().manual_seed(0))
+    assert out.tolist() == [0]
+    steps = S.generate(lambda ids, state: (logits.expand(ids.shape[0], -1), state), [1], 3,
+                       temperature=1e-4, seed=0)
+    assert steps.new_ids.tolist() == [[0, 0, 0]]
+
+
+def test_generate_rejects_a_text_prompt() -> None:
+    with pytest.raises(TypeError, match="prompt_ids must be token ids, not text: encode the prompt first"):
+        S.generate(counting_step, "abc", 5)
+
+
+@pytest.mark.parametrize(("stop_id", "message"), [
+    (VOCAB, rf"stop_id must be a token id in 0..{VOCAB - 1} \(the vocabulary\), got {VOCAB}"),
+    (-1, "stop_id must be a non-negative integer, got -1"),
+    (2.0, "stop_id must be a non-negative integer, got 2.0"),
+])
+def test_generate_rejects_a_bad_stop_id(stop_id, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        S.generate(counting_step, [1], 5, stop_id=stop_id)
+
+
+def test_generate_rejects_prompt_ids_outside_the_vocabulary() -> None:
+    with pytest.raises(ValueError, match=rf"prompt_ids: id {VOCAB + 3} is outside the vocabulary"):
+        S.generate(counting_step, [1, VOCAB + 3], 5)
+
+
+def test_sampling_imports_no_model() -> None:
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(S))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert not {name for name in imported if name and name.startswith("llmbook.models")}
+
+
+# ---------------------------------------------------------------------------
+# Devices: a CPU generator drives a model anywhere; tokens live with the model
+# ---------------------------------------------------------------------------
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_generate_on_the_models_device(device: str) -> None:
+    model = torch.nn.Sequential(torch.nn.Embedding(VOCAB, 8), torch.nn.Linear(8, VOCAB)).to(device)
+    cpu_model = torch.nn.Sequential(torch.nn.Embedding(VOCAB, 8), torch.nn.Linear(8, VOCAB))
+    cpu_model.load_state_dict(model.state_dict())
+    out = S.generate(S.window_step_fn(model, block_size=4), [1, 2], 6, seed=0, top_k=5)
+    assert out.ids.device.type == device and out.logprobs.device.type == device
+    reference = S.generate(S.window_step_fn(cpu_model, block_size=4), [1, 2], 6, seed=0, top_k=5)
+    assert out.ids.tolist() == reference.ids.tolist()  # the same seed, the same tokens
+    greedy = S.generate(S.recurrent_step_fn(lambda ids, h: (model(ids), h)), [1], 3, greedy=True)
+    assert greedy.ids.device.type == device

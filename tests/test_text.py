@@ -398,3 +398,22 @@ def test_aesop_vocabulary_and_windows(aesop_tokens):
     x, y = make_windows(ids)
     assert x.shape == (45_410, 20)
     assert y[:5].tolist() == v.encode(["the", "fox", "and", "the", "grapes"])
+
+
+# --- Reliability: no silent wrong answers -------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [[3], ["the", None], ["the", b"fox"], [("the",)]])
+def test_vocabulary_encode_rejects_non_strings(bad):
+    vocab = Vocabulary.from_tokens("the fox and the dog".split())
+    with pytest.raises(TypeError, match=r"token \d is a \w+, not a str"):
+        vocab.encode(bad)  # before: each became <unk> without a word
+
+
+def test_one_hot_does_not_build_an_identity_matrix():
+    # np.eye(2_000_000) would need 16 TB; one row of two million floats is 8 MB.
+    vector = one_hot([1_999_999], size=2_000_000)
+    assert vector.shape == (1, 2_000_000) and vector.dtype == np.float32
+    assert vector[0, -1] == 1.0 and vector.sum() == 1.0
+    assert one_hot(np.array([[0, 2], [1, 1]]), size=3).tolist() == [
+        [[1, 0, 0], [0, 0, 1]], [[0, 1, 0], [0, 1, 0]]]

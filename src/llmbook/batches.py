@@ -12,7 +12,10 @@ such pairs:
   fixed-length contexts and their next ids (see :func:`llmbook.text.make_windows`).
 
 All of them take an optional :class:`torch.Generator` so that a chapter can
-draw the same batches on every run.
+draw the same batches on every run. The batches live on the device of the
+data; the random positions are drawn on the generator's device (a CPU
+generator gives the same batches whether the data sit on the CPU or a GPU)
+or, without a generator, on the data's device.
 
 >>> data = torch.arange(10)
 >>> x, y = random_windows(data, batch_size=2, block_size=4,
@@ -28,12 +31,16 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from llmbook import _checks
+
 __all__ = ["as_ids", "split_ids", "random_windows", "random_rows"]
 
 
-def _check_positive(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+def _positions(high: int, count: int, device: torch.device,
+               generator: torch.Generator | None) -> Tensor:
+    """``count`` random integers in ``[0, high)`` on ``device``, drawn with ``generator``."""
+    where = generator.device if generator is not None else device
+    return torch.randint(high, (count,), generator=generator, device=where).to(device)
 
 
 def as_ids(ids: Tensor | Sequence[int]) -> Tensor:
@@ -97,16 +104,16 @@ def random_windows(
         ValueError: if ``batch_size`` or ``block_size`` is not a positive
             integer, or the window (with its target) is longer than the data.
     """
-    _check_positive("batch_size", batch_size)
-    _check_positive("block_size", block_size)
+    _checks.positive_int("batch_size", batch_size)
+    _checks.positive_int("block_size", block_size)
     data = as_ids(data)
     if block_size + 1 > len(data):
         raise ValueError(
             f"a window of block_size={block_size} ids plus its next id needs "
             f"{block_size + 1} ids, but the data has only {len(data)}"
         )
-    starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
-    offsets = torch.arange(block_size)
+    starts = _positions(len(data) - block_size, batch_size, data.device, generator)
+    offsets = torch.arange(block_size, device=data.device)
     x = data[starts[:, None] + offsets]
     y = data[starts[:, None] + offsets + 1]
     return x, y
@@ -128,10 +135,10 @@ def random_rows(
         ValueError: if ``batch_size`` is not positive, ``x`` and ``y`` have
             different numbers of rows, or they are empty.
     """
-    _check_positive("batch_size", batch_size)
+    _checks.positive_int("batch_size", batch_size)
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same number of rows, got {len(x)} and {len(y)}")
     if len(x) == 0:
         raise ValueError("cannot draw rows from empty tensors")
-    rows = torch.randint(len(x), (batch_size,), generator=generator)
+    rows = _positions(len(x), batch_size, x.device, generator)
     return x[rows], y[rows]

@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # the Hugging Face library is imported only when used
     from tokenizers import Tokenizer
 
 __all__ = [
-    "MergeStep", "count_words", "bpe_steps", "learn_bpe", "apply_bpe", "tokenize_bpe",
+    "MergeStep", "count_words", "bpe_steps", "learn_bpe", "apply_bpe",
     "hf_bpe_from_words", "hf_merges", "train_bpe_tokenizer",
 ]
 
@@ -152,13 +152,6 @@ def apply_bpe(word: str, merges: Sequence[Pair]) -> list[str]:
             break
         symbols = _merge_pair(symbols, min(candidates, key=rank.__getitem__))
     return list(symbols)
-
-
-def tokenize_bpe(text: str, merges: Sequence[Pair]) -> list[str]:
-    """Split ``text`` on whitespace and :func:`apply_bpe` to each word."""
-    if not isinstance(text, str):
-        raise TypeError(f"tokenize_bpe expects a str, got {type(text).__name__}")
-    return [piece for word in text.split() for piece in apply_bpe(word, merges)]
 
 
 # --- The same with the Hugging Face ``tokenizers`` library -------------------

@@ -73,7 +73,9 @@ with _quiet_stderr(), warnings.catch_warnings():
     tf.config.list_physical_devices()  # probes CUDA now, quietly, not at the first op
     tf.constant(0.0) + 1.0
 
-from llmbook.models.rnn import CheckpointShapeError, WordCheckpoint, check_word_weights  # noqa: E402
+from llmbook.models.rnn import (CheckpointShapeError, WordCheckpoint, check_word_weights,  # noqa: E402
+                               lstm_param_count)
+from llmbook.progress import progress_bar  # noqa: E402
 from llmbook.text import CharVocabulary  # noqa: E402
 
 __all__ = [
@@ -259,8 +261,6 @@ def char_model_param_count(vocab_size: int, embedding_dim: int, units: int, num_
     >>> char_model_param_count(65, 256, 1024)   # S3's model
     5330241
     """
-    from llmbook.models.rnn import lstm_param_count
-
     lstm = lstm_param_count(embedding_dim, units) + (num_layers - 1) * lstm_param_count(units, units)
     return vocab_size * embedding_dim + lstm + units * vocab_size + vocab_size
 
@@ -346,7 +346,6 @@ def train_with_gradient_tape(model: keras.Model, dataset: tf.data.Dataset,
                         ("steps_per_epoch", steps_per_epoch if steps_per_epoch is not None else 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    from llmbook.progress import progress_bar
 
     @tf.function
     def train_step(x, y):

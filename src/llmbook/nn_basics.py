@@ -6,6 +6,7 @@
   curved valley, and the path each optimiser takes across it.
 - :func:`numerical_gradient` and :func:`gradient_check`: check gradients
   (from autograd or written by hand) against finite differences.
+- :func:`count_parameters`: the size of a model, as papers report it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "relative_error",
     "GradientCheck",
     "gradient_check",
+    "count_parameters",
 ]
 
 
@@ -215,3 +217,13 @@ def gradient_check(
         raise ValueError(f"got {len(grads)} gradients for {len(params)} parameters")
     errors = tuple(relative_error(g, numerical_gradient(f, p, eps)) for p, g in zip(params, grads))
     return GradientCheck(errors, tolerance)
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    """The number of parameters of ``model``: every weight and bias, trainable or
+    frozen, a tied (shared) matrix counted once, buffers (such as counts) not at all.
+
+    >>> count_parameters(torch.nn.Linear(3, 2))
+    8
+    """
+    return sum(p.numel() for p in model.parameters())  # parameters() skips shared tensors

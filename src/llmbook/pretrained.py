@@ -45,6 +45,7 @@ from typing import Any
 import platformdirs
 
 from llmbook.data import file_sha256
+from llmbook.nn_basics import count_parameters  # the book's one count, offered with the loaders
 
 __all__ = [
     "ModelPackageMissingError", "HubUnavailableError", "UnknownModelError", "AmbiguousModelError",
@@ -364,11 +365,6 @@ def load_smollm2_tokenizer() -> Any:
     if _cache_problem(folder, _source_stamp(gguf), weights=False) is None:
         return AutoTokenizer.from_pretrained(folder)
     return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-
-
-def count_parameters(model: Any) -> int:
-    """The number of parameters of a PyTorch model; tied (shared) weights count once."""
-    return sum(p.numel() for p in model.parameters())  # parameters() skips duplicates
 
 
 # --- Models that live only on the Hugging Face Hub. ---------------------------

@@ -10,7 +10,7 @@ written down:
   ``p ** (1/T)`` of the original course, renormalised;
 * :func:`top_k_filter` keeps the ``k`` most probable tokens,
   :func:`top_p_filter` the smallest set whose probability reaches ``p``
-  (nucleus sampling), :func:`repetition_penalty` pushes down tokens already
+  (nucleus sampling), :func:`apply_repetition_penalty` pushes down tokens already
   in the text (as in CTRL and ``transformers``);
 * :func:`process_logits` chains them in the order ``transformers`` uses
   (repetition penalty, temperature, top-k, top-p), and :func:`sample_next`
@@ -18,15 +18,18 @@ written down:
 * :func:`generate` is the one generation loop of the book. A model plugs in
   through a *step function* ``step_fn(new_ids, state) -> (logits, state)``,
   which lets a GPT keep its key/value cache and an LSTM its hidden state
-  (:func:`window_step_fn`, :func:`gpt_step_fn`, :func:`recurrent_step_fn` and
-  :func:`hf_step_fn` build step functions for common cases);
+  (:func:`window_step_fn`, :func:`recurrent_step_fn` and :func:`hf_step_fn`
+  build step functions for common cases; the book's GPT has its own,
+  :func:`llmbook.models.gpt.gpt_step_fn`, beside the model);
 * :func:`entropy`, :func:`distinct_n` and :func:`repeated_ngram_fraction`
   measure how spread out a distribution is and how repetitive or diverse the
   generated texts are.
 
 Every function works on a single logit vector ``(V,)`` or a batch ``(B, V)``
 and never changes its input. Filtered tokens get the logit ``-inf`` (their
-probability after softmax is exactly 0), as in ``transformers``.
+probability after softmax is exactly 0), as in ``transformers``. Tokens are
+drawn on the device of the logits (or of the random generator, if it lives
+elsewhere), so the same code samples from a model on the CPU or a GPU.
 """
 
 from __future__ import annotations
@@ -40,6 +43,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from llmbook import _checks
+from llmbook.devices import device_of
+from llmbook.text import ngrams
+
 __all__ = [
     "StepFn",
     "Generation",
@@ -48,16 +55,14 @@ __all__ = [
     "probs_power",
     "top_k_filter",
     "top_p_filter",
-    "repetition_penalty",
+    "apply_repetition_penalty",
     "process_logits",
     "sample_next",
     "generate",
     "window_step_fn",
-    "gpt_step_fn",
     "recurrent_step_fn",
     "hf_step_fn",
     "entropy",
-    "ngrams",
     "distinct_n",
     "repeated_ngram_fraction",
 ]
@@ -104,20 +109,6 @@ def check_logits(logits: Tensor) -> None:
         raise ValueError("every logit of a row is -inf: no token is left to choose")
 
 
-def _check_temperature(temperature: float) -> float:
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
-    if math.isnan(temperature) or temperature <= 0:
-        raise ValueError(
-            f"temperature must be > 0, got {temperature}. Dividing by T = 0 is undefined; "
-            "its limit, always taking the most probable token, is greedy decoding: "
-            "pass greedy=True instead"
-        )
-    if math.isinf(temperature):
-        raise ValueError("temperature must be finite (T -> infinity is the uniform distribution)")
-    return float(temperature)
-
-
 def _check_top_k(top_k: int, vocab_size: int) -> int:
     if isinstance(top_k, bool) or not isinstance(top_k, int):
         raise TypeError(f"top_k must be an int, got {type(top_k).__name__}")
@@ -144,6 +135,29 @@ def _check_penalty(penalty: float) -> float:
     return float(penalty)
 
 
+def _check_probs(probs: Tensor) -> None:
+    """Raise a clear error unless ``probs`` holds ``(V,)`` or ``(B, V)`` distributions."""
+    if not isinstance(probs, Tensor) or not probs.is_floating_point():
+        raise TypeError("probs must be a floating-point torch.Tensor")
+    if probs.dim() not in (1, 2) or probs.shape[-1] == 0:
+        raise ValueError(f"probs must have shape (V,) or (B, V), got {tuple(probs.shape)}")
+    if torch.isnan(probs).any() or (probs < 0).any():
+        raise ValueError("probs must be non-negative numbers (no NaN)")
+    if not torch.allclose(probs.sum(-1), torch.ones((), dtype=probs.dtype, device=probs.device), atol=1e-4):
+        raise ValueError("each row of probs must sum to 1")
+
+
+def _check_penalty_inputs(logits: Tensor, previous_ids: Tensor, penalty: float) -> tuple[Tensor, float]:
+    """The checks of :func:`apply_repetition_penalty`; returns the ids as int64 and the penalty."""
+    check_logits(logits)
+    penalty = _check_penalty(penalty)
+    ids = _checks.check_ids(previous_ids, logits.shape[-1], name="previous_ids")
+    if ids.dim() != logits.dim() or (logits.dim() == 2 and ids.shape[0] != logits.shape[0]):
+        raise ValueError(f"previous_ids of shape {tuple(ids.shape)} do not match logits of shape "
+                         f"{tuple(logits.shape)}: need (t,) for (V,) and (B, t) for (B, V)")
+    return ids, penalty
+
+
 # ---------------------------------------------------------------------------
 # Reshaping and filtering the distribution
 # ---------------------------------------------------------------------------
@@ -164,7 +178,7 @@ def apply_temperature(logits: Tensor, temperature: float) -> Tensor:
         ValueError: if ``T <= 0``, ``T`` is NaN or infinite, or the logits are bad
             (see :func:`check_logits`).
     """
-    t = _check_temperature(temperature)
+    t = _checks.check_temperature(temperature)
     check_logits(logits)
     return logits / t
 
@@ -184,15 +198,8 @@ def probs_power(probs: Tensor, temperature: float) -> Tensor:
         ValueError: if ``T <= 0``, or ``probs`` has negative or NaN entries,
             or a row that does not sum to 1.
     """
-    t = _check_temperature(temperature)
-    if not isinstance(probs, Tensor) or not probs.is_floating_point():
-        raise TypeError("probs must be a floating-point torch.Tensor")
-    if probs.dim() not in (1, 2) or probs.shape[-1] == 0:
-        raise ValueError(f"probs must have shape (V,) or (B, V), got {tuple(probs.shape)}")
-    if torch.isnan(probs).any() or (probs < 0).any():
-        raise ValueError("probs must be non-negative numbers (no NaN)")
-    if not torch.allclose(probs.sum(-1), torch.ones((), dtype=probs.dtype), atol=1e-4):
-        raise ValueError("each row of probs must sum to 1")
+    t = _checks.check_temperature(temperature)
+    _check_probs(probs)
     scaled = probs / probs.amax(dim=-1, keepdim=True)  # the largest is now 1
     powered = scaled ** (1.0 / t)
     return powered / powered.sum(dim=-1, keepdim=True)
@@ -246,9 +253,7 @@ def top_p_filter(logits: Tensor, p: float) -> Tensor:
     return logits.masked_fill(remove, -math.inf)
 
 
-def repetition_penalty(
-    logits: Tensor, previous_ids: Tensor, penalty: float
-) -> Tensor:
+def apply_repetition_penalty(logits: Tensor, previous_ids: Tensor, penalty: float) -> Tensor:
     """Make tokens that already occur in ``previous_ids`` less likely (CTRL's repetition penalty).
 
     For every token present in the row's previous ids, a positive logit is
@@ -264,31 +269,17 @@ def repetition_penalty(
             a 1-D ``logits``, else ``(B, t)``.
         penalty: the factor, typically 1.1 to 1.3.
 
-    >>> repetition_penalty(torch.tensor([2.0, -1.0, 0.5]), torch.tensor([0, 1, 1]), 2.0)
+    >>> apply_repetition_penalty(torch.tensor([2.0, -1.0, 0.5]), torch.tensor([0, 1, 1]), 2.0)
     tensor([ 1.0000, -2.0000,  0.5000])
 
     Raises:
         ValueError: for a penalty that is not a positive finite number, or ids
             whose shape does not match the logits or that lie outside the vocabulary.
     """
-    check_logits(logits)
-    penalty = _check_penalty(penalty)
-    if not isinstance(previous_ids, Tensor) or previous_ids.is_floating_point():
-        raise TypeError("previous_ids must be an integer torch.Tensor of token ids")
-    if previous_ids.dim() != logits.dim() or (logits.dim() == 2 and previous_ids.shape[0] != logits.shape[0]):
-        raise ValueError(f"previous_ids of shape {tuple(previous_ids.shape)} do not match logits of shape "
-                         f"{tuple(logits.shape)}: need (t,) for (V,) and (B, t) for (B, V)")
-    if previous_ids.numel() and (previous_ids.min() < 0 or previous_ids.max() >= logits.shape[-1]):
-        raise ValueError(f"previous_ids must lie in [0, {logits.shape[-1]}) (the vocabulary)")
-    if penalty == 1.0 or previous_ids.numel() == 0:
-        return logits.clone()
-    ids = previous_ids.long()
+    ids, penalty = _check_penalty_inputs(logits, previous_ids, penalty)
     seen = torch.gather(logits, -1, ids)
     penalised = torch.where(seen < 0, seen * penalty, seen / penalty)
     return logits.scatter(-1, ids, penalised)
-
-
-_penalise = repetition_penalty  # the function, under a name that parameters do not shadow
 
 
 def process_logits(
@@ -311,7 +302,7 @@ def process_logits(
     "the most probable tokens" means most probable at that temperature.
     """
     check_logits(logits)
-    t = _check_temperature(temperature)
+    t = _checks.check_temperature(temperature)
     if top_k is not None:
         _check_top_k(top_k, logits.shape[-1])
     if top_p is not None:
@@ -320,7 +311,7 @@ def process_logits(
     if repetition_penalty != 1.0:
         if previous_ids is None:
             raise ValueError("a repetition penalty needs previous_ids (the tokens so far)")
-        logits = _penalise(logits, previous_ids, repetition_penalty)
+        logits = apply_repetition_penalty(logits, previous_ids, repetition_penalty)
     logits = logits / t
     if top_k is not None:
         logits = top_k_filter(logits, top_k)
@@ -357,20 +348,31 @@ def sample_next(
         ValueError: for bad logits, ``temperature <= 0``, ``top_k`` outside
             ``[1, V]``, or ``top_p`` outside ``(0, 1]``.
     """
-    if greedy:  # check the settings; filters cannot change the argmax
-        check_logits(logits)
-        _check_temperature(temperature)
-        if top_k is not None:
-            _check_top_k(top_k, logits.shape[-1])
-        if top_p is not None:
-            _check_top_p(top_p)
+    _check_settings(logits, temperature, top_k, top_p)
+    if greedy:  # the limit T -> 0: filters cannot change the most probable token
         return logits.argmax(dim=-1)
-    scores = process_logits(logits, temperature=temperature,
-                            top_k=top_k, top_p=top_p)
-    probs = F.softmax(scores, dim=-1)
-    if probs.dim() == 1:
-        return torch.multinomial(probs, 1, generator=generator)[0]
-    return torch.multinomial(probs, 1, generator=generator)[:, 0]
+    # In float32 with the largest logit at 0, dividing by a tiny T cannot overflow.
+    scores = logits.float() - logits.float().amax(dim=-1, keepdim=True)
+    scores = process_logits(scores, temperature=temperature, top_k=top_k, top_p=top_p)
+    return _draw(F.softmax(scores, dim=-1), generator)
+
+
+def _check_settings(logits: Tensor, temperature: float, top_k: int | None, top_p: float | None) -> None:
+    check_logits(logits)
+    _checks.check_temperature(temperature)
+    if top_k is not None:
+        _check_top_k(top_k, logits.shape[-1])
+    if top_p is not None:
+        _check_top_p(top_p)
+
+
+def _draw(probs: Tensor, generator: torch.Generator | None) -> Tensor:
+    """One id per row of ``probs`` with :func:`torch.multinomial`, drawn on the
+    generator's device (a CPU generator can drive a model on a GPU)."""
+    device = probs.device
+    if generator is not None:
+        probs = probs.to(generator.device)
+    return torch.multinomial(probs, 1, generator=generator)[..., 0].to(device)
 
 
 # ---------------------------------------------------------------------------
@@ -408,6 +410,9 @@ class Generation:
 
 
 def _as_prompt(prompt_ids: Tensor | Sequence[int]) -> Tensor:
+    if isinstance(prompt_ids, (str, bytes)):
+        raise TypeError("prompt_ids must be token ids, not text: encode the prompt first "
+                        "(for example vocab.encode(text))")
     if isinstance(prompt_ids, Tensor):
         ids = prompt_ids
     else:
@@ -422,6 +427,35 @@ def _as_prompt(prompt_ids: Tensor | Sequence[int]) -> Tensor:
         raise ValueError("the prompt is empty: give at least one token to start from "
                          "(for example a start-of-text or story-marker token)")
     return ids.long()
+
+
+def _check_generation(max_new_tokens: int, temperature: float, top_p: float | None,
+                      penalty: float, stop_id: int | None, seed: int | None,
+                      generator: torch.Generator | None) -> None:
+    """The checks :func:`generate` makes before the model runs."""
+    _checks.non_negative_int("max_new_tokens", max_new_tokens)
+    _checks.check_temperature(temperature)
+    if top_p is not None:
+        _check_top_p(top_p)
+    _check_penalty(penalty)
+    if stop_id is not None:
+        _checks.non_negative_int("stop_id", stop_id)
+    if seed is not None and generator is not None:
+        raise ValueError("give either seed or generator, not both")
+
+
+def _check_step(logits: Tensor, step: int, ids: Tensor, top_k: int | None, stop_id: int | None) -> None:
+    """The checks of each step's logits; at the first step, of what needs the vocabulary size."""
+    if logits.dim() != 2 or logits.shape[0] != ids.shape[0]:
+        raise ValueError(f"step_fn must return logits of shape (B, V) = "
+                         f"({ids.shape[0]}, V), got {tuple(logits.shape)}")
+    if step == 0:
+        vocab_size = logits.shape[-1]
+        if top_k is not None:
+            _check_top_k(top_k, vocab_size)
+        if stop_id is not None:
+            _checks.token_id("stop_id", stop_id, vocab_size)
+        _checks.check_ids(ids, vocab_size, name="prompt_ids")
 
 
 @torch.no_grad()
@@ -453,7 +487,7 @@ def generate(
         prompt_ids: ``(P,)`` or ``(B, P)`` token ids, ``P >= 1``.
         max_new_tokens: how many tokens to add (``0`` returns the prompt).
         temperature, top_k, top_p, greedy: as in :func:`sample_next`.
-        repetition_penalty: as in :func:`repetition_penalty` (prompt included);
+        repetition_penalty: as in :func:`apply_repetition_penalty` (prompt included);
             ``1`` disables it.
         stop_id: a token that ends a row (e.g. end-of-text); the row is then
             filled with ``stop_id`` and the loop ends when every row has stopped.
@@ -465,20 +499,19 @@ def generate(
     Returns:
         A :class:`Generation` with the ids and the model's log-probabilities.
 
+    The tokens are generated on the device of the logits that ``step_fn``
+    returns (the model's); a ``seed`` makes a CPU generator, so that the same
+    seed draws the same tokens whatever the device.
+
     Raises:
+        TypeError: for a prompt given as text rather than token ids.
         ValueError: for an empty prompt, ``max_new_tokens < 0``, both ``seed``
             and ``generator``, or any bad sampling setting (checked before the
-            model runs).
+            model runs); at the first step, for a ``top_k``, ``stop_id`` or
+            prompt id outside the vocabulary.
     """
     ids = _as_prompt(prompt_ids)
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be a non-negative integer, got {max_new_tokens!r}")
-    _check_temperature(temperature)
-    if top_p is not None:
-        _check_top_p(top_p)
-    _check_penalty(repetition_penalty)
-    if seed is not None and generator is not None:
-        raise ValueError("give either seed or generator, not both")
+    _check_generation(max_new_tokens, temperature, top_p, repetition_penalty, stop_id, seed, generator)
     if seed is not None:
         generator = torch.Generator().manual_seed(seed)
     batch, prompt_length = ids.shape
@@ -488,15 +521,12 @@ def generate(
     new = ids
     for step in range(max_new_tokens):
         logits, state = step_fn(new, state)
-        if logits.dim() != 2 or logits.shape[0] != batch:
-            raise ValueError(f"step_fn must return logits of shape (B, V) = "
-                             f"({batch}, V), got {tuple(logits.shape)}")
+        _check_step(logits, step, ids, top_k, stop_id)
+        ids, logprobs, done = ids.to(logits.device), logprobs.to(logits.device), done.to(logits.device)
         logits = logits.float()
-        if step == 0 and top_k is not None:
-            _check_top_k(top_k, logits.shape[-1])
         scores = logits
         if repetition_penalty != 1.0:
-            scores = _penalise(logits, ids, repetition_penalty)
+            scores = apply_repetition_penalty(logits, ids, repetition_penalty)
         next_ids = sample_next(scores, temperature=temperature, top_k=top_k,
                                top_p=top_p, greedy=greedy, generator=generator)
         # log-probability of each choice under the model's own distribution
@@ -515,18 +545,25 @@ def generate(
     return Generation(ids=ids, logprobs=logprobs, prompt_length=prompt_length)
 
 
+def _device(model: Any) -> torch.device | None:
+    """The device of a module's parameters; ``None`` (leave tensors where they are) otherwise."""
+    return device_of(model) if isinstance(model, torch.nn.Module) else None
+
+
 def window_step_fn(forward: Callable[[Tensor], Tensor], block_size: int | None = None) -> StepFn:
     """A step function for a model that reads the whole context every time.
 
     ``forward(ids)`` must return logits ``(B, t, V)`` (or ``(B, V)`` for the
     last position). The state is simply the ids so far; each step re-reads the
     last ``block_size`` of them (all, if ``None``). Simple and always correct,
-    but each step costs a full forward pass.
+    but each step costs a full forward pass. If ``forward`` is a module, the
+    ids are moved to its device.
     """
-    if block_size is not None and block_size < 1:
-        raise ValueError(f"block_size must be >= 1, got {block_size}")
+    _checks.positive_int("block_size", block_size, optional=True)
+    device = _device(forward)
 
     def step(new_ids: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor]:
+        new_ids = new_ids.to(device)
         ids = new_ids if state is None else torch.cat([state, new_ids], dim=1)
         context = ids if block_size is None else ids[:, -block_size:]
         logits = forward(context)
@@ -537,44 +574,19 @@ def window_step_fn(forward: Callable[[Tensor], Tensor], block_size: int | None =
     return step
 
 
-def gpt_step_fn(model: torch.nn.Module, use_kv_cache: bool = True) -> StepFn:
-    """A step function for the book's :class:`~llmbook.models.gpt.GPT`, with its key/value cache.
-
-    The state is ``(ids, cache)``. While the sequence fits in the model's
-    ``block_size`` only the new tokens are processed, reusing the cached keys
-    and values; once it outgrows the block the window slides, every position
-    changes, and the cache is rebuilt from the last ``block_size`` ids (the
-    same rule as ``GPT.generate``). The model is put in eval mode.
-    """
-    from llmbook.models.gpt import KVCache
-
-    model.eval()
-    block = model.config.block_size
-
-    def step(new_ids: Tensor, state: tuple[Tensor, Any] | None) -> tuple[Tensor, tuple[Tensor, Any]]:
-        ids = new_ids if state is None else torch.cat([state[0], new_ids], dim=1)
-        cache = None if state is None else state[1]
-        if use_kv_cache and cache is not None and len(cache) + new_ids.shape[1] <= block:
-            logits, _ = model(new_ids, cache=cache)
-        else:
-            cache = KVCache(model.config.n_layer) if use_kv_cache else None
-            logits, _ = model(ids[:, -block:], cache=cache)
-        return logits[:, -1], (ids, cache)
-
-    return step
-
-
 def recurrent_step_fn(model: Callable[..., tuple[Tensor, Any]]) -> StepFn:
     """A step function for a recurrent model called as ``model(ids, hidden) -> (logits, hidden)``.
 
     ``logits`` may be ``(B, t, V)`` (the last position is used) or ``(B, V)``;
     ``hidden`` is whatever the model carries from step to step (an LSTM's
     ``(h, c)``), ``None`` at the start. Only the new tokens are fed: the
-    hidden state already summarises everything before them.
+    hidden state already summarises everything before them. If ``model`` is
+    a module, the ids are moved to its device.
     """
+    device = _device(model)
 
     def step(new_ids: Tensor, hidden: Any) -> tuple[Tensor, Any]:
-        logits, hidden = model(new_ids, hidden)
+        logits, hidden = model(new_ids.to(device), hidden)
         return (logits[:, -1] if logits.dim() == 3 else logits), hidden
 
     return step
@@ -585,10 +597,12 @@ def hf_step_fn(model: Any) -> StepFn:
 
     The state is ``(past_key_values, attention_mask)``; rows are assumed not
     padded. Logits are returned in float32, as ``transformers`` does before
-    its logits processors.
+    its logits processors. The ids are moved to the model's device.
     """
+    device = _device(model)
 
     def step(new_ids: Tensor, state: tuple[Any, Tensor] | None) -> tuple[Tensor, tuple[Any, Tensor]]:
+        new_ids = new_ids.to(device)
         past, mask = (None, None) if state is None else state
         ones = torch.ones_like(new_ids)
         mask = ones if mask is None else torch.cat([mask, ones], dim=1)
@@ -618,18 +632,6 @@ def entropy(probs: Tensor, base: float = math.e) -> Tensor:
         raise ValueError("probs must be non-negative numbers (no NaN)")
     terms = torch.where(probs > 0, probs * torch.log(probs.clamp_min(1e-300)), torch.zeros_like(probs))
     return -terms.sum(dim=-1) / math.log(base)
-
-
-def ngrams(tokens: Sequence[Any], n: int) -> list[tuple[Any, ...]]:
-    """All runs of ``n`` consecutive tokens, in order.
-
-    >>> ngrams("abcd", 2)
-    [('a', 'b'), ('b', 'c'), ('c', 'd')]
-    """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    tokens = list(tokens)
-    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
 
 
 def _as_lists(texts: Iterable[Sequence[Any]] | Tensor) -> list[list[Any]]:

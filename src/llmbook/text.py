@@ -24,6 +24,8 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from llmbook import _checks
+
 __all__ = [
     "STORY_MARKER",
     "PUNCTUATION",
@@ -34,6 +36,7 @@ __all__ = [
     "collapse_repeats",
     "standardize",
     "tokenize_words",
+    "ngrams",
     "UnknownTokenError",
     "InvalidIdError",
     "TokenVocabulary",
@@ -144,6 +147,19 @@ def tokenize_words(text: str) -> list[str]:
     Equivalent to ``standardize(text).split()``; raises the same errors.
     """
     return standardize(text).split()
+
+
+def ngrams(tokens: Sequence[Any], n: int) -> list[tuple[Any, ...]]:
+    """All runs of ``n`` consecutive tokens, in order (none if there are fewer than ``n``).
+
+    >>> ngrams(["the", "cat", "sat"], 2)
+    [('the', 'cat'), ('cat', 'sat')]
+    >>> ngrams("abcd", 3)
+    [('a', 'b', 'c'), ('b', 'c', 'd')]
+    """
+    _checks.positive_int("n", n)
+    tokens = list(tokens)
+    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
 
 
 # --- Vocabularies: token <-> integer id ---------------------------------------
@@ -446,14 +462,25 @@ class Vocabulary(TokenVocabulary):
         return cls(itos, [counter.get(t, 0) for t in itos])
 
     def encode(self, tokens: Iterable[str]) -> list[int]:
-        """The id of every token; a token not in the vocabulary gets :data:`UNK_ID`."""
+        """The id of every token; a token not in the vocabulary gets :data:`UNK_ID`.
+
+        Raises:
+            TypeError: if ``tokens`` is a str (split it first) or holds
+                something that is not a str (an id, ``None``...), which would
+                otherwise silently become ``<unk>``.
+        """
         if isinstance(tokens, str):
             raise TypeError(
                 "Vocabulary.encode expects a list of tokens, not a str; "
                 "split the text first, e.g. tokenize_words(text)"
             )
         stoi, unk = self.stoi, UNK_ID
-        return [stoi.get(t, unk) for t in tokens]
+        ids = []
+        for i, token in enumerate(tokens):
+            if not isinstance(token, str):
+                raise TypeError(f"token {i} is a {type(token).__name__}, not a str: {token!r}")
+            ids.append(stoi.get(token, unk))
+        return ids
 
     def most_common(self, n: int | None = None) -> list[tuple[str, int]]:
         """The ``n`` most frequent words (reserved tokens excluded) with their counts."""
@@ -539,5 +566,6 @@ def one_hot(ids: Iterable[int] | int, size: int) -> np.ndarray:
     if bad.any():
         value = int(array[bad][0])
         raise InvalidIdError(f"id {value} is outside range(0, {size}) for one_hot", value=value)
-    out = np.eye(size, dtype=np.float32)[array]
+    out = np.zeros((*array.shape, size), dtype=np.float32)
+    np.put_along_axis(out, array[..., None], 1.0, axis=-1)
     return out if np.ndim(ids) else out[0]

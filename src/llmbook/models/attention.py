@@ -24,6 +24,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from llmbook import _checks
+
 __all__ = [
     "scaled_dot_product_attention",
     "causal_mask",
@@ -96,8 +98,7 @@ def causal_mask(size: int, device: torch.device | str | None = None) -> Tensor:
             [1, 1, 0],
             [1, 1, 1]], dtype=torch.int32)
     """
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ValueError(f"size must be a positive integer, got {size!r}")
+    _checks.positive_int("size", size)
     return torch.ones(size, size, dtype=torch.bool, device=device).tril()
 
 
@@ -113,8 +114,7 @@ def padding_mask(lengths: Tensor | list[int], size: int) -> Tensor:
     <BLANKLINE>
             [[1, 0, 0, 0]]], dtype=torch.int32)
     """
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ValueError(f"size must be a positive integer, got {size!r}")
+    _checks.positive_int("size", size)
     lengths = torch.as_tensor(lengths)
     if lengths.dim() != 1 or lengths.numel() == 0:
         raise ValueError(f"lengths must be a non-empty 1-D sequence, got shape {tuple(lengths.shape)}")
@@ -141,9 +141,8 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, bias: bool = True) -> None:
         super().__init__()
-        for name, value in (("d_model", d_model), ("n_heads", n_heads)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        _checks.positive_int("d_model", d_model)
+        _checks.positive_int("n_heads", n_heads)
         if d_model % n_heads != 0:
             raise ValueError(
                 f"d_model ({d_model}) must be divisible by n_heads ({n_heads}): "

@@ -6,12 +6,14 @@ The pieces, in the order chapter 12 uses them:
 * :func:`train_wordpiece` -- a WordPiece tokenizer learned from the fables;
 * :func:`make_blocks` -- the token stream cut into ``[CLS] ... [SEP]`` blocks;
 * :func:`mask_tokens` -- BERT's masking recipe (15 %; of those 80 / 10 / 10);
+* :func:`mlm_batch` and :func:`mlm_loss` -- a masked batch and its loss, in
+  the book's training contract (``loss_fn(model, batch)``);
 * :func:`mini_bert_config` and :func:`pretrain` -- a small ``BertForMaskedLM``
   trained with the book's loop, :func:`llmbook.train.fit`;
 * :func:`fill_mask` -- the model's guesses for every ``[MASK]`` of a sentence;
 * :func:`fill_in_accuracy` -- top-k accuracy on held-out words, against a
   baseline that always guesses the most frequent words;
-* :func:`split_sentences` and :class:`LogitsOf` -- for fine-tuning a
+* :func:`split_sentences` and :func:`classifier_loss` -- for fine-tuning a
   pre-trained encoder as a sentence classifier with :func:`llmbook.train.fit`.
 """
 
@@ -25,15 +27,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
+from llmbook import _checks
+from llmbook.devices import device_of
 from llmbook.text import STORY_MARKER, mark_stories
+from llmbook.train import fit
 
 __all__ = [
     "SPECIAL_TOKENS", "NoMaskTokenError", "InputTooLongError", "split_fables",
-    "train_wordpiece", "make_blocks", "mask_tokens", "mini_bert_config", "MaskedLMObjective",
-    "mlm_batch", "pretrain",
+    "train_wordpiece", "make_blocks", "mask_tokens", "mini_bert_config",
+    "mlm_batch", "mlm_loss", "pretrain",
     "masked_logits", "fill_mask", "FillInResult", "fill_in_accuracy", "split_sentences",
-    "LogitsOf",
+    "classifier_loss",
 ]
 
 #: BERT's special tokens; the tokenizer gives them the ids 0-4 in this order.
@@ -161,7 +167,9 @@ def mask_tokens(
 
     Returns:
         ``(inputs, labels)``: the corrupted ids, and the original ids at the
-        chosen positions with ``-100`` (ignored by the loss) elsewhere.
+        chosen positions with ``-100`` (ignored by the loss) elsewhere, on the
+        device of ``input_ids`` (the random draws are made on the CPU, so a
+        CPU ``generator`` gives the same masks everywhere).
 
     Raises:
         ValueError: for probabilities outside [0, 1] or ``replace_probs`` not summing to 1.
@@ -173,6 +181,7 @@ def mask_tokens(
                          f"summing to 1, got {replace_probs}")
     if input_ids.dtype not in (torch.int64, torch.int32):
         raise TypeError(f"input_ids must be an integer tensor, got {input_ids.dtype}")
+    device, input_ids = input_ids.device, input_ids.cpu()  # drawn on the CPU, like the generator
     special = torch.tensor(sorted(set(special_ids)), dtype=input_ids.dtype)
     ordinary = ~torch.isin(input_ids, special)
     chosen = (torch.rand(input_ids.shape, generator=generator) < mask_prob) & ordinary
@@ -188,7 +197,7 @@ def mask_tokens(
     inputs = input_ids.clone()
     inputs[to_mask] = mask_token_id
     inputs[to_random] = random_ids[to_random].to(inputs.dtype)
-    return inputs, labels
+    return inputs.to(device), labels.to(device)
 
 
 def mini_bert_config(vocab_size: int, *, hidden: int = 128, layers: int = 2, heads: int = 4,
@@ -208,32 +217,26 @@ def mini_bert_config(vocab_size: int, *, hidden: int = 128, layers: int = 2, hea
                       hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
 
 
-class MaskedLMObjective(torch.nn.Module):
-    """A ``BertForMaskedLM`` seen as ``model((inputs, where)) -> logits at where``.
-
-    This is the shape :func:`llmbook.train.fit` expects (``loss_fn(model(x), y)``):
-    ``x`` is the corrupted batch with the positions to predict, ``y`` the
-    original tokens there, and the loss a plain cross-entropy.
-    """
-
-    def __init__(self, mlm: Any) -> None:
-        super().__init__()
-        self.mlm = mlm
-
-    def forward(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        inputs, where = batch
-        return masked_logits(self.mlm, inputs, where)
-
-
 def mlm_batch(blocks: torch.Tensor, tokenizer: Any,
-              generator: torch.Generator | None = None) -> tuple[tuple[torch.Tensor, torch.Tensor],
-                                                                torch.Tensor]:
-    """Mask ``blocks`` with :func:`mask_tokens`: ``((inputs, where), targets)`` for ``fit``."""
+              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mask ``blocks`` with :func:`mask_tokens`: ``(inputs, where, targets)``.
+
+    ``inputs`` is the corrupted batch, ``where`` marks the positions to
+    predict, ``targets`` holds the original tokens there (one per ``True``
+    of ``where``): the batch :func:`mlm_loss` takes.
+    """
     inputs, labels = mask_tokens(blocks, mask_token_id=tokenizer.mask_token_id,
                                  vocab_size=len(tokenizer), special_ids=tokenizer.all_special_ids,
                                  generator=generator)
     where = labels != -100
-    return (inputs, where), labels[where]
+    return inputs, where, labels[where]
+
+
+def mlm_loss(model: Any, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """The masked-language-modelling loss of a ``BertForMaskedLM`` on an :func:`mlm_batch`:
+    the cross-entropy of its guesses at the masked positions against the original tokens."""
+    inputs, where, targets = batch
+    return F.cross_entropy(masked_logits(model, inputs, where), targets)
 
 
 def pretrain(
@@ -255,13 +258,11 @@ def pretrain(
     afresh with :func:`mask_tokens` ("dynamic masking": the model never sees
     the same corruption twice). The validation loss is measured after every
     epoch on ``val_blocks``, masked once with a fixed seed so that epochs are
-    comparable. AdamW, gradients clipped to norm 1; the learning rate warms
-    up over the first epoch (a tenth, then the full rate) and then decays
-    linearly to a tenth. Returns the :class:`llmbook.train.History`; the
-    model is left in evaluation mode.
+    comparable. AdamW, gradients clipped to norm 1; the learning rate is a
+    tenth of ``lr`` during the first epoch (warm-up), then ``lr``, decaying
+    linearly to a tenth by the last epoch. Returns the
+    :class:`llmbook.train.History`; the model is left in evaluation mode.
     """
-    from llmbook.train import fit
-
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     torch.manual_seed(seed)
@@ -270,21 +271,20 @@ def pretrain(
     val = [mlm_batch(val_blocks[i:i + batch_size], tokenizer, fixed)
            for i in range(0, len(val_blocks), batch_size)]
 
-    def train_batch() -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
+    def train_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         idx = torch.randint(len(train_blocks), (batch_size,), generator=gen)
         return mlm_batch(train_blocks[idx], tokenizer, gen)
 
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-
-    def rate(epoch: int) -> float:  # multiplies lr during epoch `epoch` (0-based)
+    def lr_at(step: int) -> float:
+        epoch = step // steps_per_epoch
         if epoch == 0:
-            return 0.1
-        return 1.0 - 0.9 * (epoch - 1) / max(1, epochs - 2)
+            return 0.1 * lr
+        return lr * (1.0 - 0.9 * (epoch - 1) / max(1, epochs - 2))
 
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, rate)
-    history = fit(MaskedLMObjective(model), train_batch, val, optimizer=opt, epochs=epochs,
-                  loss_fn=torch.nn.functional.cross_entropy, steps_per_epoch=steps_per_epoch,
-                  clip_grad_norm=1.0, on_epoch_end=lambda *_: sched.step(), progress=progress)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    history = fit(model, train_batch, val, optimizer=opt, epochs=epochs, loss_fn=mlm_loss,
+                  lr_schedule=lr_at, steps_per_epoch=steps_per_epoch, clip_grad_norm=1.0,
+                  progress=progress)
     model.eval()
     return history
 
@@ -312,9 +312,8 @@ def fill_mask(model: Any, tokenizer: Any, text: str, top_k: int = 5) -> list[lis
         InputTooLongError: if ``text`` has more tokens than the model has positions.
         ValueError: if ``top_k`` is not a positive integer.
     """
-    if not isinstance(top_k, int) or top_k < 1:
-        raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
-    enc = tokenizer(text, return_tensors="pt")
+    _checks.positive_int("top_k", top_k)
+    enc = tokenizer(text, return_tensors="pt").to(device_of(model))
     ids = enc["input_ids"]
     where = (ids[0] == tokenizer.mask_token_id).nonzero().flatten()
     if len(where) == 0:
@@ -388,14 +387,16 @@ def fill_in_accuracy(
 
     hits = 0
     model.eval()
+    dev = device_of(model)
     with torch.no_grad():
         for start in range(0, len(pick), batch_size):
             rows, cols = pick[start:start + batch_size].T
             inputs = test_blocks[rows].clone()
             inputs[torch.arange(len(rows)), cols] = tokenizer.mask_token_id
+            inputs = inputs.to(dev)
             logits = masked_logits(model, inputs, inputs == tokenizer.mask_token_id)
-            logits[:, ~word] = float("-inf")  # rank only whole words, as the baseline does
-            top = logits.topk(k, dim=-1).indices
+            logits[:, ~word.to(dev)] = float("-inf")  # rank only whole words, as the baseline does
+            top = logits.topk(k, dim=-1).indices.cpu()
             hits += (top == test_blocks[rows, cols].unsqueeze(1)).any(1).sum().item()
     return FillInResult(k=k, positions=len(pick), model=hits / len(pick), unigram=unigram,
                         unigram_words=tuple(vocab[t] for t in baseline))
@@ -415,13 +416,8 @@ def split_sentences(text: str, min_words: int = 4) -> list[str]:
     return [s for s in _SENTENCE_END.split(text.strip()) if len(s.split()) >= min_words]
 
 
-class LogitsOf(torch.nn.Module):
-    """``LogitsOf(hf_model)(inputs) = hf_model(**inputs).logits``: a Hugging Face model
-    called on a dict of tensors, in the ``model(x)`` form :func:`llmbook.train.fit` uses."""
-
-    def __init__(self, model: Any) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.model(**inputs).logits
+def classifier_loss(model: Any, batch: tuple[dict[str, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """The loss of a Hugging Face sequence classifier on ``(inputs, labels)``:
+    the cross-entropy of ``model(**inputs).logits`` against the labels."""
+    inputs, labels = batch
+    return F.cross_entropy(model(**inputs).logits, labels)

@@ -28,16 +28,19 @@ over the prefix.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from llmbook import _checks
+from llmbook.devices import device_of
 from llmbook.models.attention import scaled_dot_product_attention
+from llmbook.sampling import StepFn
 from llmbook.sampling import generate as sampling_generate
-from llmbook.sampling import gpt_step_fn
 
 __all__ = [
     "GPTConfig",
@@ -47,6 +50,7 @@ __all__ = [
     "Block",
     "GPT",
     "count_gpt_parameters",
+    "gpt_step_fn",
 ]
 
 
@@ -79,9 +83,7 @@ class GPTConfig:
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            _checks.positive_int(name, getattr(self, name))
         if self.n_embd % self.n_head != 0:
             raise ValueError(
                 f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}): "
@@ -259,16 +261,8 @@ class GPT(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
-    def num_parameters(self) -> int:
-        """Number of parameters (the tied embedding/head matrix counted once)."""
-        return sum(p.numel() for p in self.parameters())
-
     def _check_ids(self, idx: Tensor, past: int = 0) -> None:
-        if not isinstance(idx, Tensor) or idx.dim() != 2:
-            raise ValueError(f"idx must be a 2-D tensor of token ids (batch, time), got "
-                             f"{tuple(idx.shape) if isinstance(idx, Tensor) else type(idx).__name__}")
-        if idx.dtype not in (torch.long, torch.int, torch.int32, torch.int64):
-            raise TypeError(f"idx must hold integer token ids, got dtype {idx.dtype}")
+        _checks.check_ids(idx, self.config.vocab_size, name="idx", dims=(2,))
         T = idx.shape[1]
         if T == 0:
             raise ValueError("idx is empty: the model needs at least one token")
@@ -347,7 +341,7 @@ class GPT(nn.Module):
         ``top_k`` largest are kept if asked, and a token is drawn from the
         softmax. This is the book's one generation loop,
         :func:`llmbook.sampling.generate`, driven by
-        :func:`llmbook.sampling.gpt_step_fn`.
+        :func:`gpt_step_fn`.
 
         With ``use_kv_cache`` the keys and values of earlier positions are
         kept, so each step processes only the newest token; the tokens are
@@ -360,8 +354,7 @@ class GPT(nn.Module):
             ValueError: if ``idx`` is empty, ``max_new_tokens < 0``,
                 ``temperature <= 0`` or ``top_k`` is outside ``[1, vocab_size]``.
         """
-        if not isinstance(idx, Tensor) or idx.dim() != 2:
-            raise ValueError("idx must be a 2-D tensor of token ids (batch, time)")
+        _checks.check_ids(idx, self.config.vocab_size, name="idx", dims=(2,))
         was_training = self.training
         try:
             out = sampling_generate(gpt_step_fn(self, use_kv_cache=use_kv_cache), idx,
@@ -371,6 +364,30 @@ class GPT(nn.Module):
             self.train(was_training)
         return out.ids
 
-    def config_dict(self) -> dict:
-        """The configuration as a plain dictionary (for printing or saving)."""
-        return asdict(self.config)
+
+def gpt_step_fn(model: GPT, use_kv_cache: bool = True) -> StepFn:
+    """A step function for :func:`llmbook.sampling.generate`, with the key/value cache.
+
+    The state is ``(ids, cache)``. While the sequence fits in the model's
+    ``block_size`` only the new tokens are processed, reusing the cached keys
+    and values; once it outgrows the block the window slides, every position
+    changes, and the cache is rebuilt from the last ``block_size`` ids (the
+    same rule as ``GPT.generate``). The model is put in eval mode; the ids
+    are moved to its device.
+    """
+    model.eval()
+    block = model.config.block_size
+    device = device_of(model)
+
+    def step(new_ids: Tensor, state: tuple[Tensor, Any] | None) -> tuple[Tensor, tuple[Tensor, Any]]:
+        new_ids = new_ids.to(device)
+        ids = new_ids if state is None else torch.cat([state[0], new_ids], dim=1)
+        cache = None if state is None else state[1]
+        if use_kv_cache and cache is not None and len(cache) + new_ids.shape[1] <= block:
+            logits, _ = model(new_ids, cache=cache)
+        else:
+            cache = KVCache(model.config.n_layer) if use_kv_cache else None
+            logits, _ = model(ids[:, -block:], cache=cache)
+        return logits[:, -1], (ids, cache)
+
+    return step

@@ -22,28 +22,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from llmbook import _checks
 from llmbook.batches import as_ids
+from llmbook.devices import device_of
 
 __all__ = [
     "OneHotMLP",
     "BigramModel",
     "ContextMLP",
-    "count_parameters",
     "generate",
 ]
-
-
-def _check_ids(idx: Tensor, vocab_size: int, who: str) -> None:
-    if idx.dtype.is_floating_point or idx.dtype == torch.bool:
-        raise TypeError(f"{who} expects integer ids, got dtype {idx.dtype}")
-    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= vocab_size):
-        bad = idx[(idx < 0) | (idx >= vocab_size)][0].item()
-        raise ValueError(f"{who}: id {bad} is outside the vocabulary (valid ids 0..{vocab_size - 1})")
-
-
-def count_parameters(model: nn.Module) -> int:
-    """The number of trainable numbers in ``model`` (weights and biases)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 class OneHotMLP(nn.Module):
@@ -84,7 +72,7 @@ class OneHotMLP(nn.Module):
         Raises:
             ValueError: if an id is outside ``range(vocab_size)``.
         """
-        _check_ids(idx, self.vocab_size, "OneHotMLP")
+        _checks.check_ids(idx, self.vocab_size, name="OneHotMLP")
         x = F.one_hot(idx, self.vocab_size).float()
         return self.net(x)
 
@@ -135,9 +123,9 @@ class BigramModel(nn.Module):
         ids = as_ids(ids)
         if len(ids) < 2:
             raise ValueError(f"need at least 2 ids to count a pair, got {len(ids)}")
-        _check_ids(ids, vocab_size, "BigramModel.from_ids")
-        counts = torch.zeros(vocab_size * vocab_size)
-        counts.index_add_(0, ids[:-1] * vocab_size + ids[1:], torch.ones(len(ids) - 1))
+        _checks.check_ids(ids, vocab_size, name="BigramModel.from_ids")
+        counts = torch.zeros(vocab_size * vocab_size, device=ids.device)
+        counts.index_add_(0, ids[:-1] * vocab_size + ids[1:], torch.ones(len(ids) - 1, device=ids.device))
         return cls(counts.view(vocab_size, vocab_size), smoothing)
 
     @property
@@ -147,7 +135,7 @@ class BigramModel(nn.Module):
 
     def forward(self, idx: Tensor) -> Tensor:
         """Log-probabilities of shape ``(*idx.shape, vocab_size)``."""
-        _check_ids(idx, self.vocab_size, "BigramModel")
+        _checks.check_ids(idx, self.vocab_size, name="BigramModel")
         return self.log_probs[idx]
 
 
@@ -198,9 +186,19 @@ class ContextMLP(nn.Module):
                 f"ContextMLP sees exactly {self.context} characters: expected ids of "
                 f"shape (..., {self.context}), got {tuple(idx.shape)}"
             )
-        _check_ids(idx, self.vocab_size, "ContextMLP")
+        _checks.check_ids(idx, self.vocab_size, name="ContextMLP")
         x = self.embedding(idx).flatten(start_dim=-2)  # (..., context * embed_dim)
         return self.out(torch.tanh(self.hidden(x)))
+
+
+def _check_generate_args(prompt: Sequence[int] | Tensor, length: int, context: int) -> list[int]:
+    """The checks of :func:`generate`; returns the prompt as a list of ids."""
+    _checks.non_negative_int("length", length)
+    _checks.positive_int("context", context)
+    ids = as_ids(prompt).tolist()
+    if len(ids) < context:
+        raise ValueError(f"the prompt has {len(ids)} ids but the model needs {context} to start")
+    return ids
 
 
 @torch.no_grad()
@@ -227,24 +225,18 @@ def generate(
         ValueError: if ``length`` is negative, ``context`` is not positive, or
             the prompt is shorter than ``context``.
     """
-    if length < 0:
-        raise ValueError(f"length must be >= 0, got {length}")
-    if context < 1:
-        raise ValueError(f"context must be positive, got {context}")
-    ids = as_ids(prompt).tolist()
-    if len(ids) < context:
-        raise ValueError(f"the prompt has {len(ids)} ids but the model needs {context} to start")
+    ids = _check_generate_args(prompt, length, context)
     was_training = model.training
     model.eval()
     try:
         for _ in range(length):
-            x = torch.tensor([ids[-context:]])
+            x = torch.tensor([ids[-context:]], device=device_of(model))
             out = model(x)
             logits = out.reshape(-1, out.shape[-1])[-1]  # the last position
             if greedy:
                 next_id = int(logits.argmax())
             else:
-                probs = torch.softmax(logits, dim=-1)
+                probs = torch.softmax(logits, dim=-1).cpu()  # where the generator draws
                 next_id = int(torch.multinomial(probs, 1, generator=generator))
             ids.append(next_id)
     finally:

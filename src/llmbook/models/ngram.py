@@ -31,7 +31,9 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 
-__all__ = ["UNK", "NGramModel", "NotFittedError", "UnseenContextError", "ngrams"]
+from llmbook.text import ngrams
+
+__all__ = ["UNK", "NGramModel", "NotFittedError", "UnseenContextError"]
 
 #: The vocabulary slot that stands for any token never seen in training.
 UNK = "<unk>"
@@ -55,18 +57,6 @@ def _check_tokens(tokens: Sequence[str], what: str) -> list[str]:
             "split it first, e.g. text.split() or tokenize_words(text)"
         )
     return list(tokens)
-
-
-def ngrams(tokens: Sequence[str], n: int) -> list[tuple[str, ...]]:
-    """Return every run of ``n`` consecutive tokens, in order.
-
-    >>> ngrams(["a", "b", "c"], 2)
-    [('a', 'b'), ('b', 'c')]
-    """
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    tokens = _check_tokens(tokens, "tokens")
-    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
 
 
 class NGramModel:

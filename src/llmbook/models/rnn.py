@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -31,13 +32,17 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from llmbook import _checks
+from llmbook.devices import device_of
+from llmbook.sampling import probs_power
+from llmbook.text import PAD_ID, SEED_ID, UNK_ID, UnknownTokenError
+
 __all__ = [
     "RNNCell",
     "LSTMCell",
     "run_cell",
     "copy_weights_from_torch",
     "lstm_param_count",
-    "rnn_param_count",
     "WordLSTM",
     "CharLSTM",
     "input_gradient_norms",
@@ -104,8 +109,8 @@ class RNNCell(nn.Module):
         return torch.tanh(x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh)
 
     def initial_state(self, batch_size: int) -> Tensor:
-        """All-zero hidden state for ``batch_size`` sequences."""
-        return torch.zeros(batch_size, self.hidden_size)
+        """All-zero hidden state for ``batch_size`` sequences (on the weights' device)."""
+        return torch.zeros(batch_size, self.hidden_size, device=self.weight_ih.device)
 
 
 class LSTMCell(nn.Module):
@@ -140,15 +145,14 @@ class LSTMCell(nn.Module):
         return h, c
 
     def initial_state(self, batch_size: int) -> tuple[Tensor, Tensor]:
-        """All-zero ``(h, c)`` for ``batch_size`` sequences."""
-        zeros = torch.zeros(batch_size, self.hidden_size)
+        """All-zero ``(h, c)`` for ``batch_size`` sequences (on the weights' device)."""
+        zeros = torch.zeros(batch_size, self.hidden_size, device=self.weight_ih.device)
         return zeros, zeros.clone()
 
 
 def _check_sizes(input_size: int, hidden_size: int) -> None:
-    for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    _checks.positive_int("input_size", input_size)
+    _checks.positive_int("hidden_size", hidden_size)
 
 
 def run_cell(cell: RNNCell | LSTMCell, xs: Tensor, state=None):
@@ -224,15 +228,6 @@ def lstm_param_count(input_size: int, hidden_size: int, biases: int = 1) -> int:
     return 4 * (h * (d + h) + biases * h)
 
 
-def rnn_param_count(input_size: int, hidden_size: int, biases: int = 1) -> int:
-    """Number of parameters of one plain RNN layer: ``h * (d + h) + h``.
-
-    >>> rnn_param_count(100, 256)
-    91392
-    """
-    return lstm_param_count(input_size, hidden_size, biases) // 4
-
-
 # --------------------------------------------------------------------------
 # PyTorch language models
 # --------------------------------------------------------------------------
@@ -299,8 +294,7 @@ def s1_parameter_table(vocab_size: int, embedding_dim: int = 100, hidden_size: i
     >>> s1_parameter_table(4169)
     {'Embedding': 416900, 'LSTM': 365568, 'Dense': 1071433, 'Total': 1853901}
     """
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
-        raise ValueError(f"vocab_size must be a positive integer, got {vocab_size!r}")
+    _checks.positive_int("vocab_size", vocab_size)
     table = {
         "Embedding": vocab_size * embedding_dim,
         "LSTM": lstm_param_count(embedding_dim, hidden_size),
@@ -350,15 +344,15 @@ def input_gradient_norms(layer: nn.RNN | nn.LSTM, seq_len: int, batch_size: int 
     """
     if not isinstance(layer, (nn.RNN, nn.LSTM)) or not layer.batch_first:
         raise TypeError("layer must be a torch.nn.RNN or torch.nn.LSTM with batch_first=True")
-    for name, value in (("seq_len", seq_len), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    _checks.positive_int("seq_len", seq_len)
+    _checks.positive_int("batch_size", batch_size)
     gen = torch.Generator().manual_seed(seed)
-    xs = torch.randn(batch_size, seq_len, layer.input_size, generator=gen, requires_grad=True)
+    xs = torch.randn(batch_size, seq_len, layer.input_size, generator=gen)
+    xs = xs.to(device_of(layer)).requires_grad_()
     out, _ = layer(xs)
     out[:, -1].sum().backward()
     norms = xs.grad.norm(dim=-1).mean(dim=0)  # (seq_len,), position 0 = first input
-    return norms.flip(0).detach().numpy()
+    return norms.flip(0).detach().cpu().numpy()
 
 
 # --------------------------------------------------------------------------
@@ -380,8 +374,6 @@ def seed_window(seed: str | Sequence[str], tokens: Sequence[str], context: int =
         llmbook.text.UnknownTokenError: if a word of the seed is not in the
             vocabulary (the model has no vector for it).
     """
-    from llmbook.text import SEED_ID, UnknownTokenError
-
     words = seed.split() if isinstance(seed, str) else list(seed)
     if not words:
         raise ValueError("the seed is empty: give at least one word (or '|||||' to start a story)")
@@ -425,13 +417,8 @@ def generate_words(next_probs, tokens: Sequence[str], seed: str | Sequence[str],
         ValueError: for an empty seed, ``n_words <= 0`` or ``temperature <= 0``.
         llmbook.text.UnknownTokenError: for seed words not in the vocabulary.
     """
-    from llmbook.sampling import probs_power
-    from llmbook.text import PAD_ID, SEED_ID, UNK_ID
-
-    if isinstance(n_words, bool) or not isinstance(n_words, int) or n_words <= 0:
-        raise ValueError(f"n_words must be a positive integer, got {n_words!r}")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    _checks.positive_int("n_words", n_words)
+    _checks.check_temperature(temperature)
     window = seed_window(seed, tokens, context)
     rng = np.random.default_rng(seed_rng)
     out: list[str] = []
@@ -453,8 +440,6 @@ def tokens_per_second(step, tokens_per_step: int, steps: int = 5, warmup: int = 
     ``warmup`` calls are made first and not timed (the first call of a
     framework often compiles or allocates).
     """
-    import time
-
     if steps < 1 or tokens_per_step < 1 or warmup < 0:
         raise ValueError("steps and tokens_per_step must be positive, warmup non-negative")
     for _ in range(warmup):

@@ -29,6 +29,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from llmbook import _checks
 from llmbook.models.attention import MultiHeadAttention, causal_mask, padding_mask
 
 __all__ = [
@@ -43,11 +44,6 @@ __all__ = [
 ]
 
 
-def _positive_int(name: str, value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 def sinusoidal_positional_encoding(max_len: int, d_model: int) -> Tensor:
     """The paper's fixed position vectors, shape ``(max_len, d_model)``.
 
@@ -60,8 +56,8 @@ def sinusoidal_positional_encoding(max_len: int, d_model: int) -> Tensor:
     >>> [round(v, 3) for v in pe[1].tolist()]
     [0.841, 0.54]
     """
-    _positive_int("max_len", max_len)
-    _positive_int("d_model", d_model)
+    _checks.positive_int("max_len", max_len)
+    _checks.positive_int("d_model", d_model)
     if d_model % 2:
         raise ValueError(f"d_model must be even (sine/cosine pairs), got {d_model}")
     pos = torch.arange(max_len, dtype=torch.float64)[:, None]  # (max_len, 1)
@@ -98,7 +94,7 @@ class LearnedPositionalEmbedding(nn.Module):
 
     def __init__(self, max_len: int, d_model: int) -> None:
         super().__init__()
-        _positive_int("max_len", max_len)
+        _checks.positive_int("max_len", max_len)
         self.max_len = max_len
         self.emb = nn.Embedding(max_len, d_model)
         nn.init.normal_(self.emb.weight, std=0.02)
@@ -113,8 +109,8 @@ class PositionwiseFeedForward(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0) -> None:
         super().__init__()
-        _positive_int("d_model", d_model)
-        _positive_int("d_ff", d_ff)
+        _checks.positive_int("d_model", d_model)
+        _checks.positive_int("d_ff", d_ff)
         self.w_1 = nn.Linear(d_model, d_ff)
         self.w_2 = nn.Linear(d_ff, d_model)
         self.dropout = nn.Dropout(dropout)
@@ -315,7 +311,7 @@ class Transformer(nn.Module):
                  norm_first: bool = False, positions: str = "sinusoidal", pad_id: int = 0) -> None:
         super().__init__()
         for name, value in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab), ("n_layers", n_layers)):
-            _positive_int(name, value)
+            _checks.positive_int(name, value)
         if positions == "sinusoidal":
             self.src_pos = SinusoidalPositionalEncoding(max_len, d_model)
             self.tgt_pos = SinusoidalPositionalEncoding(max_len, d_model)
@@ -380,7 +376,7 @@ class Transformer(nn.Module):
         Returns ``(B, <= max_len + 1)`` ids starting with ``bos_id``; decoding stops
         once every sequence has produced ``eos_id``.
         """
-        _positive_int("max_len", max_len)
+        _checks.positive_int("max_len", max_len)
         was_training = self.training
         self.eval()
         memory = self.encode(src)

@@ -31,8 +31,8 @@ The module has three parts:
 1. data: :func:`count_words`, :func:`encode`, :func:`keep_probabilities`,
    :func:`subsample`, :func:`skipgram_pairs`, :func:`cbow_examples`,
    :func:`noise_distribution`, :class:`NegativeSampler`;
-2. models and training: :class:`SkipGram`, :class:`CBOW`,
-   :func:`train_word2vec`;
+2. models and training: :class:`SkipGram`, :class:`CBOW`, :func:`summed_loss`
+   and :func:`train_word2vec` (its steps are :func:`llmbook.train.train_step`);
 3. evaluation on *any* word vectors (ours, gensim's ``KeyedVectors``, or a
    plain ``(words, matrix)`` pair): :class:`WordVectors`,
    :func:`as_word_vectors`, :func:`nearest_neighbours`, :func:`analogy`,
@@ -59,6 +59,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from llmbook.progress import progress_bar
+from llmbook.train import train_step
 
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "noise_distribution",
     "NegativeSampler",
     "negative_sampling_loss",
+    "summed_loss",
     "SkipGram",
     "CBOW",
     "Word2VecResult",
@@ -300,6 +302,14 @@ def negative_sampling_loss(h: torch.Tensor, target: torch.Tensor,
     return loss.mean()
 
 
+def summed_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """word2vec's loss in the book's training contract: ``model(inputs, targets, noise)``
+    summed (not averaged) over the batch, so that SGD moves each example's vectors
+    by the learning rate, as word2vec does."""
+    inputs, targets, noise = batch
+    return model(inputs, targets, noise) * len(targets)
+
+
 class _Word2Vec(nn.Module):
     """The two tables shared by both architectures, initialised as in word2vec:
     input vectors small and random, output vectors zero."""
@@ -397,6 +407,7 @@ def train_word2vec(
     lr: float = 0.025,
     seed: int = 0,
     threads: int | None = None,
+    device: torch.device | str = "cpu",
     progress: bool = True,
 ) -> Word2VecResult:
     """Train skip-gram or CBOW with negative sampling on a list of tokens.
@@ -417,6 +428,8 @@ def train_word2vec(
         architecture: ``"skipgram"`` or ``"cbow"``.
         threads: if given, ``torch.set_num_threads(threads)`` during
             training (restored afterwards).
+        device: where to train (the examples are prepared on the CPU and
+            each batch moved there by :func:`llmbook.train.train_step`).
         progress: show a ``tqdm`` progress bar over epochs.
 
     Raises:
@@ -443,7 +456,7 @@ def train_word2vec(
         rng = np.random.default_rng(seed)
         generator = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
-        model = _ARCHITECTURES[architecture](len(words), dim)
+        model = _ARCHITECTURES[architecture](len(words), dim).to(device)
         model.in_embed.sparse = model.out_embed.sparse = True
         optimiser = torch.optim.SGD(model.parameters(), lr=lr)
         # The number of examples varies a little from epoch to epoch (random
@@ -462,23 +475,17 @@ def train_word2vec(
             total_steps = total_steps or len(starts) * epochs
             epoch_loss = 0.0
             for b in starts:
-                step = len(batch_losses)
-                optimiser.param_groups[0]["lr"] = lr * max(
-                    1e-4, 1.0 - step / total_steps)
-                x = inputs_t[b:b + batch_size]
                 y = targets_t[b:b + batch_size]
-                noise = sampler.sample((len(y), negatives), generator)
-                loss = model(x, y, noise)  # the mean over the batch
-                optimiser.zero_grad()
-                (loss * len(y)).backward()  # summed: a step of lr per example
-                optimiser.step()
-                batch_losses.append(loss.item())
-                epoch_loss += loss.item() * len(y)
+                batch = (inputs_t[b:b + batch_size], y, sampler.sample((len(y), negatives), generator))
+                rate = lr * max(1e-4, 1.0 - len(batch_losses) / total_steps)  # linear decay
+                summed = train_step(model, batch, optimiser, summed_loss, lr=rate).item()
+                batch_losses.append(summed / len(y))
+                epoch_loss += summed
             losses.append(epoch_loss / max(len(targets), 1))
         seconds = time.perf_counter() - start
     finally:
         torch.set_num_threads(previous_threads)
-    table = model.in_embed.weight.detach().numpy().copy()
+    table = model.in_embed.weight.detach().cpu().numpy().copy()
     return Word2VecResult(WordVectors(words, table, counts), model, losses,
                           batch_losses, seconds, len(ids) * epochs / seconds,
                           config)

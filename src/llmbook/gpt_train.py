@@ -1,39 +1,47 @@
-"""Training a :class:`~llmbook.models.gpt.GPT` on a stream of token ids.
+"""Training a :class:`~llmbook.models.gpt.GPT` on a stream of token ids: nanoGPT's loop.
 
 The recipe is nanoGPT's, tuned for two CPU cores:
 
 * batches of random windows: ``x = data[i : i+T]``, ``y = data[i+1 : i+T+1]``
   (:func:`llmbook.batches.random_windows`);
 * AdamW with decoupled weight decay on the matrices only;
-* a learning rate that warms up linearly, then decays along a cosine to ``min_lr``;
+* a learning rate that warms up linearly, then decays along a cosine to
+  ``min_lr`` (:func:`llmbook.train.cosine_schedule`);
 * gradient clipping;
-* bfloat16 *autocast* where the CPU supports it: matrix products run in
-  bfloat16 (twice as fast on CPUs with bf16 instructions), while the
-  weights, the loss and the optimiser stay in float32.
+* bfloat16 *autocast* where the hardware supports it
+  (:func:`llmbook.devices.autocast`): matrix products run in bfloat16 (twice
+  as fast on CPUs with bf16 instructions), while the weights, the loss and
+  the optimiser stay in float32.
+
+:func:`train_gpt` writes the loop out, as nanoGPT's ``train.py`` does, on the
+pieces of :mod:`llmbook.train` (:func:`~llmbook.train.train_step` with the
+default :func:`~llmbook.train.next_token_loss`, and
+:func:`~llmbook.train.evaluate` through :func:`estimate_loss`). It trains on
+the device the model lives on; the data are moved there once.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from llmbook import _checks
 from llmbook.batches import random_windows
-from llmbook.progress import progress_bar
+from llmbook.devices import bf16_supported, device_of
 from llmbook.models.gpt import GPT
-from llmbook.train import cross_entropy, evaluate
+from llmbook.progress import progress_bar
+from llmbook.train import cosine_schedule, evaluate, train_step
 
 __all__ = [
     "TrainConfig",
     "TrainResult",
-    "learning_rate_at",
     "estimate_loss",
-    "bf16_supported",
     "train_gpt",
     "NANOGPT_CPU_MODEL",
     "NANOGPT_CPU_TRAIN",
@@ -77,10 +85,8 @@ class TrainConfig:
         if self.sdpa_backend not in _BACKENDS:
             raise ValueError(f"sdpa_backend must be one of {sorted(_BACKENDS, key=str)}, got {self.sdpa_backend!r}")
         for name in ("max_iters", "batch_size", "eval_interval", "eval_iters"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.warmup_iters < 0:
-            raise ValueError(f"warmup_iters must be >= 0, got {self.warmup_iters}")
+            _checks.positive_int(name, getattr(self, name))
+        _checks.non_negative_int("warmup_iters", self.warmup_iters)
         if not 0 < self.min_lr <= self.learning_rate:
             raise ValueError(f"need 0 < min_lr <= learning_rate, got {self.min_lr} and {self.learning_rate}")
 
@@ -103,50 +109,37 @@ class TrainResult:
     seconds: float = 0.0
 
 
-def learning_rate_at(it: int, cfg: TrainConfig) -> float:
-    """Linear warm-up for ``warmup_iters`` steps, then cosine decay to ``min_lr`` at ``max_iters``."""
-    if it < cfg.warmup_iters:
-        return cfg.learning_rate * (it + 1) / cfg.warmup_iters
-    progress = min(1.0, (it - cfg.warmup_iters) / max(1, cfg.max_iters - cfg.warmup_iters))
-    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (cfg.learning_rate - cfg.min_lr)
-
-
-def bf16_supported() -> bool:
-    """Whether bfloat16 matrix products are fast here (CPU with AVX-512 BF16 or AMX)."""
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
 def estimate_loss(
     model: GPT, data: Tensor, batch_size: int, n_batches: int, *, bf16: bool = False, seed: int = 0
 ) -> float:
     """Mean cross-entropy (nats per token) over ``n_batches`` random windows of ``data``.
 
-    The windows depend only on ``seed``, so two models can be compared on the
-    same text. Uses :func:`llmbook.train.evaluate`.
+    The windows depend only on ``seed`` (drawn with a CPU generator, so they
+    are the same on every device), so two models can be compared on the same
+    text. Uses :func:`llmbook.train.evaluate` on the model's device.
     """
+    data = data.to(device_of(model))
     generator = torch.Generator().manual_seed(seed)
-    block = model.config.block_size
-
-    def batches() -> tuple[Tensor, Tensor]:
-        return random_windows(data, batch_size, block, generator=generator)
-
-    def loss_fn(output: tuple[Tensor, Tensor | None], y: Tensor) -> Tensor:
-        return cross_entropy(output[0].float(), y)
-
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        return evaluate(model, batches, loss_fn=loss_fn, steps=n_batches)
+    windows = lambda: random_windows(data, batch_size, model.config.block_size, generator=generator)  # noqa: E731
+    return evaluate(model, windows, steps=n_batches, bf16=bf16)
 
 
 def _attention_backend(name: str | None) -> contextlib.AbstractContextManager:
     """A context that makes ``F.scaled_dot_product_attention`` use one implementation."""
     if name is None:
         return contextlib.nullcontext()
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-
     return sdpa_kernel(getattr(SDPBackend, _BACKENDS[name]))
+
+
+def _adamw(model: GPT, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on the matrices only (not on biases and layer-norm gains)."""
+    matrices = [p for p in model.parameters() if p.dim() >= 2]
+    others = [p for p in model.parameters() if p.dim() < 2]
+    return torch.optim.AdamW(
+        [{"params": matrices, "weight_decay": cfg.weight_decay},
+         {"params": others, "weight_decay": 0.0}],
+        lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2),
+    )
 
 
 def train_gpt(
@@ -168,17 +161,14 @@ def train_gpt(
     """
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)  # the batches of this run
-    bf16 = cfg.bf16 and bf16_supported()
-    matrices = [p for p in model.parameters() if p.dim() >= 2]  # weight decay on these only
-    others = [p for p in model.parameters() if p.dim() < 2]     # biases and layer-norm gains
-    optimizer = torch.optim.AdamW(
-        [{"params": matrices, "weight_decay": cfg.weight_decay},
-         {"params": others, "weight_decay": 0.0}],
-        lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2),
-    )
+    dev = device_of(model)
+    train_data, val_data = train_data.to(dev), val_data.to(dev)
+    bf16 = cfg.bf16 and bf16_supported(dev)
+    optimizer = _adamw(model, cfg)
+    lr_at = cosine_schedule(cfg.learning_rate, cfg.min_lr, cfg.warmup_iters, cfg.max_iters)
     result = TrainResult()
 
-    def evaluate(it: int) -> None:
+    def record(it: int) -> None:  # losses on both splits, and a sample
         result.iters.append(it)
         for split, losses in ((train_data, result.train_loss), (val_data, result.val_loss)):
             losses.append(estimate_loss(model, split, cfg.batch_size, cfg.eval_iters,
@@ -194,22 +184,15 @@ def train_gpt(
         bar = progress_bar(range(cfg.max_iters), desc="training", disable=not progress)
         for it in bar:
             if it % cfg.eval_interval == 0:
-                evaluate(it)
+                record(it)
                 bar.set_postfix(val_loss=f"{result.val_loss[-1]:.3f}", refresh=False)
-            lr = learning_rate_at(it, cfg)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            x, y = random_windows(train_data, cfg.batch_size, model.config.block_size, generator=generator)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                _, loss = model(x, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
+            batch = random_windows(train_data, cfg.batch_size, model.config.block_size,
+                                   generator=generator)
+            loss = train_step(model, batch, optimizer, lr=lr_at(it), bf16=bf16,
+                              clip_grad_norm=cfg.grad_clip if cfg.grad_clip > 0 else None)
             result.step_loss.append(loss.item())
-            result.lr.append(lr)
-        evaluate(cfg.max_iters)
+            result.lr.append(lr_at(it))
+        record(cfg.max_iters)
     result.seconds = time.perf_counter() - start_time
     model.eval()
     return result
