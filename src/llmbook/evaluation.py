@@ -211,6 +211,7 @@ class CharModelScorer(Scorer):
     def encode(self, text: str) -> list[int]:
         return list(self.vocab.encode(text))
 
+    @torch.no_grad()
     def _logprobs(self, ids: list[int]) -> Tensor:
         self.model.eval()
         x = torch.tensor(ids, device=device_of(self.model))
@@ -239,6 +240,7 @@ class HFScorer(Scorer):
     def encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    @torch.no_grad()
     def _logprobs(self, ids: list[int]) -> Tensor:
         self.model.eval()
         x = torch.tensor([ids], device=device_of(self.model))
