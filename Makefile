@@ -73,7 +73,7 @@ chapter: $(STAMP)
 	$(JB) build . --toc _build/one/$(NAME)/_toc.yml --path-output _build/one/$(NAME) -W -n --keep-going
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests --ignore=tests/browser
+	$(BIN)/python -m pytest tests src/llmbook --ignore=tests/browser
 
 # Browser tests of the built book (Debian's Chromium, headless, offline):
 # screenshots go to _build/screenshots/, external URLs are listed (never

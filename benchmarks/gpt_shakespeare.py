@@ -1,34 +1,49 @@
-"""Train the book's small GPT and nanoGPT's CPU baseline on Tiny Shakespeare, side by side.
+"""Compare GPT recipes on Tiny Shakespeare at equal wall time, and write the table as JSON.
 
-Both runs use the same code (``llmbook.models.gpt`` and ``train_gpt``), the
-same data split (the first 90 % of the characters for training, the last
-10 % for validation) and the same evaluation; only the recipe differs:
+Every run trains a :class:`~llmbook.models.gpt.GPT` with
+:func:`~llmbook.gpt_train.train_gpt` for the same number of seconds of
+training (``--seconds``; periodic evaluations are not counted), one run after
+another in one process with the same number of threads, and then measures
+the validation loss on the same 200 random windows of the held-out text
+(the last 10 % of the characters). The learning-rate schedule of each recipe
+is stretched over the time budget. Recipes:
 
-* ``nanoGPT CPU``: nanoGPT's documented CPU configuration (4 layers, 4 heads,
-  width 128, block 64, batch 12, 2000 iterations, lr 1e-3, float32);
-* ``book``: the recipe of the chapter "Training a small GPT" (block 128,
-  batch 32, lr 2e-3, bfloat16 autocast where the CPU supports it).
-
-Each model's validation loss is measured twice on the same 200 random
-windows of the validation text: with windows of its own block size (the
-usual number, what the chapter reports) and with 64-character windows for
-both (the same amount of context for both models). Wall times cover training
-only (periodic evaluations included, final evaluation excluded).
+* ``nanogpt-cpu``: nanoGPT's documented CPU configuration (block 64, batch 12,
+  AdamW, float32);
+* ``gpt2-book``: the book's first recipe, GPT-2's architecture (block 128,
+  batch 32, bfloat16 autocast, AdamW, cosine schedule);
+* ``+rmsnorm``, ``+rotary``, ``+relu2``, ``+qk-norm``, ``+untied``, ``+muon``, ``+wsd``:
+  the modern changes added one at a time, in that order, to ``gpt2-book``
+  (each row has all the changes above it);
+* ``book``: the chapter's recipe (``llmbook.gpt_train.BOOK_MODEL`` and
+  ``BOOK_TRAIN``), everything together: the same runs as ``+wsd``, which the
+  default list leaves out; it runs with the ``--final-seeds`` (two by default);
+* ``+swiglu``: the final recipe with SwiGLU instead of ReLU²;
+* ``book-no-X``: the final recipe with one change removed (``X`` one of
+  ``rmsnorm``, ``rotary``, ``relu2``, ``qk-norm``, ``untied``, ``muon``, ``wsd``).
 
 Usage (offline: set LLMBOOK_DATA_DIR to the folder with the corpora)::
 
-    python benchmarks/gpt_shakespeare.py            # both recipes, about 7 minutes on 2 cores
-    python benchmarks/gpt_shakespeare.py --only book
-    python benchmarks/gpt_shakespeare.py --iters-scale 0.05   # a quick smoke run
+    python benchmarks/gpt_shakespeare.py --seconds 240 --threads 2 --out results.json
+    python benchmarks/gpt_shakespeare.py --recipes nanogpt-cpu,book --seeds 0,1
+    python benchmarks/gpt_shakespeare.py --smoke            # a few seconds, to check it runs
+    python benchmarks/gpt_shakespeare.py --merge a.json b.json --out all.json
+
+To run recipes in parallel, start one process per recipe pinned to its own
+cores (``taskset -c 0,1 python ... --recipes book --out book.json``) on an
+otherwise idle machine, then ``--merge`` the files.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
+import json
 import os
 import platform
-import time
+import sys
+from pathlib import Path
 
 import torch
 
@@ -38,8 +53,11 @@ from llmbook.devices import bf16_supported
 from llmbook.gpt_train import (
     BOOK_MODEL,
     BOOK_TRAIN,
+    GPT2_BOOK_MODEL,
+    GPT2_BOOK_TRAIN,
     NANOGPT_CPU_MODEL,
     NANOGPT_CPU_TRAIN,
+    TrainConfig,
     estimate_loss,
     train_gpt,
 )
@@ -47,64 +65,165 @@ from llmbook.models.gpt import GPT, GPTConfig
 from llmbook.nn_basics import count_parameters
 from llmbook.text import CharVocabulary
 
-RECIPES = {"nanoGPT CPU": (NANOGPT_CPU_MODEL, NANOGPT_CPU_TRAIN), "book": (BOOK_MODEL, BOOK_TRAIN)}
+#: Each modern change as (model options, training options) applied on top of a recipe,
+#: in the order of the "added one at a time" rows.
+CHANGES: dict[str, tuple[dict, dict]] = {
+    "rmsnorm": ({"norm": "rms", "bias": False}, {}),
+    "rotary": ({"position": "rotary"}, {}),
+    "relu2": ({"mlp": "relu2"}, {}),
+    "qk-norm": ({"qk_norm": True}, {}),
+    "untied": ({"tie_weights": False}, {}),
+    "muon": ({}, {"optimizer": "muon", "muon_lr": BOOK_TRAIN.muon_lr}),
+    "wsd": ({}, {"schedule": "wsd", "cooldown": BOOK_TRAIN.cooldown, "min_lr": BOOK_TRAIN.min_lr}),
+}
+#: What removing a change from the final recipe restores (GPT-2's choice).
+UNDO: dict[str, tuple[dict, dict]] = {
+    "rmsnorm": ({"norm": "layer"}, {}),
+    "rotary": ({"position": "learned"}, {}),
+    "relu2": ({"mlp": "gelu"}, {}),
+    "qk-norm": ({"qk_norm": False}, {}),
+    "untied": ({"tie_weights": True}, {}),
+    "muon": ({}, {"optimizer": "adamw"}),
+    "wsd": ({}, {"schedule": "cosine", "min_lr": GPT2_BOOK_TRAIN.min_lr}),
+}
 
 
-def run(name: str, model_cfg: dict, train_cfg, train, val, vocab_size: int, scale: float) -> dict:
-    iters = max(1, round(train_cfg.max_iters * scale))
-    train_cfg = dataclasses.replace(train_cfg, max_iters=iters,
-                                    eval_interval=min(train_cfg.eval_interval, iters))
-    torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=vocab_size, **model_cfg))
-    result = train_gpt(model, train, val, train_cfg, progress=False)
-    own = estimate_loss(model, val, 10, 20, seed=1234)  # 200 windows of the model's block size
-    short = own
-    if model.config.block_size != 64:
-        # the same 200 positions, 64-character windows: crop a block-64 view of the model
-        gen = torch.Generator().manual_seed(1234)
-        starts = torch.randint(len(val) - 65, (200,), generator=gen)
-        x = torch.stack([val[s : s + 64] for s in starts])
-        y = torch.stack([val[s + 1 : s + 65] for s in starts])
-        with torch.no_grad():
-            model.eval()
-            short = sum(model(x[i : i + 20], y[i : i + 20])[1].item() for i in range(0, 200, 20)) / 10
-    return {"recipe": name, "params": count_parameters(model), "iters": iters,
-            "block": model.config.block_size, "batch": train_cfg.batch_size,
-            "bf16": train_cfg.bf16 and bf16_supported(), "seconds": result.seconds,
-            "val_own": own, "val_64": short}
+def _recipes() -> dict[str, tuple[dict, TrainConfig]]:
+    """Every recipe by name: (GPTConfig options without the vocabulary, TrainConfig)."""
+    recipes = {"nanogpt-cpu": (NANOGPT_CPU_MODEL, NANOGPT_CPU_TRAIN),
+               "gpt2-book": (GPT2_BOOK_MODEL, GPT2_BOOK_TRAIN)}
+    model, train = dict(GPT2_BOOK_MODEL), GPT2_BOOK_TRAIN
+    for name, (m, t) in CHANGES.items():
+        model, train = {**model, **m}, dataclasses.replace(train, **t)
+        recipes[f"+{name}"] = (model, train)
+    recipes["book"] = (BOOK_MODEL, BOOK_TRAIN)
+    recipes["+swiglu"] = ({**BOOK_MODEL, "mlp": "swiglu"}, BOOK_TRAIN)
+    for name, (m, t) in UNDO.items():
+        recipes[f"book-no-{name}"] = ({**BOOK_MODEL, **m}, dataclasses.replace(BOOK_TRAIN, **t))
+    return recipes
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", choices=list(RECIPES), help="run one recipe only")
-    parser.add_argument("--iters-scale", type=float, default=1.0,
-                        help="multiply every run's iterations (e.g. 0.05 for a smoke test)")
-    args = parser.parse_args()
+RECIPES = _recipes()
+#: What each recipe is, for the table of the chapter.
+DESCRIPTIONS = {
+    "nanogpt-cpu": "nanoGPT's CPU configuration (block 64, batch 12, float32)",
+    "gpt2-book": "the book's GPT-2 recipe (block 128, batch 32, bfloat16)",
+    "+rmsnorm": "+ RMSNorm instead of layer norm, no biases",
+    "+rotary": "+ rotary position embeddings instead of learned ones",
+    "+relu2": "+ ReLU² instead of GELU in the MLP",
+    "+qk-norm": "+ QK-norm",
+    "+untied": "+ an output head of its own (untied)",
+    "+muon": "+ Muon for the block matrices",
+    "+wsd": "+ warm-up, stable, linear decay schedule",
+    "book": "+ warm-up, stable, linear decay schedule: the book's recipe",
+    "+swiglu": "the book's recipe with SwiGLU instead of ReLU²",
+    **{f"book-no-{c}": f"the book's recipe without {c}" for c in CHANGES},
+}
+#: The rows of the default benchmark: baselines, changes added one at a time, the final recipe.
+#: ("+wsd", the last change added, is the book's recipe: it appears as "book", with two seeds.)
+DEFAULT = ["nanogpt-cpu", "gpt2-book", *(f"+{c}" for c in list(CHANGES)[:-1]), "book", "+swiglu"]
 
-    text = load_corpus("tinyshakespeare")
-    vocab = CharVocabulary.from_text(text)
-    train, val = split_ids(vocab.encode(text), 0.9)
-    print(f"Tiny Shakespeare: {len(text):,} characters, {len(vocab)} distinct; "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
-          f"bf16 autocast {'available' if bf16_supported() else 'not available'}; "
-          f"load average {os.getloadavg()[0]:.1f}")
-    rows = []
-    for name, (model_cfg, train_cfg) in RECIPES.items():
-        if args.only and name != args.only:
-            continue
-        start = time.perf_counter()
-        rows.append(run(name, model_cfg, train_cfg, train, val, len(vocab), args.iters_scale))
-        print(f"  finished {name} in {time.perf_counter() - start:.0f} s", flush=True)
-    header = (f"{'recipe':<12} {'params':>9} {'iters':>6} {'block':>5} {'batch':>5} {'bf16':>5} "
-              f"{'train s':>8} {'val loss':>9} {'val@64':>7}")
+
+def run(name: str, seed: int, seconds: float, train, val, vocab_size: int) -> dict:
+    """Train recipe ``name`` for ``seconds`` seconds with ``seed``; return its row of the table."""
+    model_opts, cfg = RECIPES[name]
+    cfg = dataclasses.replace(cfg, time_budget=seconds, max_iters=10**9, seed=seed,
+                              eval_interval=10**9, eval_iters=1)  # the real evaluation follows
+    torch.manual_seed(seed)
+    model = GPT(GPTConfig(vocab_size=vocab_size, **model_opts))
+    result = train_gpt(model, train, val, cfg, progress=False)
+    val_loss = estimate_loss(model, val, 10, 20, seed=1234)  # the same 200 windows for every run
+    return {"recipe": name, "what": DESCRIPTIONS.get(name, name), "seed": seed,
+            "parameters": count_parameters(model),
+            "iterations": result.iterations,
+            "tokens": result.iterations * cfg.batch_size * model.config.block_size,
+            "val_loss": val_loss, "seconds": result.train_seconds,
+            "model": model_opts, "train": {k: v for k, v in dataclasses.asdict(cfg).items()
+                                           if k not in ("max_iters", "eval_interval", "eval_iters", "time_budget")}}
+
+
+def machine(threads: int) -> dict:
+    """Where and when the benchmark ran."""
+    return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+            "threads": threads, "torch": torch.__version__, "bf16": bf16_supported(),
+            "load_average": round(os.getloadavg()[0], 1)}
+
+
+def print_table(rows: list[dict]) -> None:
+    header = f"{'recipe':<16} {'seed':>4} {'params':>9} {'iters':>7} {'tokens':>11} {'val loss':>9} {'seconds':>8}"
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['recipe']:<12} {r['params']:>9,} {r['iters']:>6} {r['block']:>5} {r['batch']:>5} "
-              f"{str(r['bf16']):>5} {r['seconds']:>8.1f} {r['val_own']:>9.3f} {r['val_64']:>7.3f}")
-    print(f"load average after the runs: {os.getloadavg()[0]:.1f} (2 cores: above 2 means contention)")
+        print(f"{r['recipe']:<16} {r['seed']:>4} {r['parameters']:>9,} {r['iterations']:>7,} "
+              f"{r['tokens']:>11,} {r['val_loss']:>9.3f} {r['seconds']:>8.1f}")
+
+
+def merge(paths: list[str]) -> dict:
+    """One result from several JSON files: their rows, and the machine of each file."""
+    files = [json.loads(Path(p).read_text()) for p in paths]
+    if len({f["seconds"] for f in files}) != 1:
+        raise SystemExit(f"cannot merge runs of different lengths: {[f['seconds'] for f in files]} s")
+    notes = sorted({f["note"] for f in files if f.get("note")})
+    return {"seconds": files[0]["seconds"], "machine": files[0]["machine"],
+            "machines": [f["machine"] for f in files], "note": " ".join(notes),
+            "rows": [r for f in files for r in f["rows"]]}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=240.0, help="training seconds per run (default 240)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--recipes", default=",".join(DEFAULT),
+                        help=f"comma-separated recipes, from: {', '.join(RECIPES)}")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    parser.add_argument("--final-seeds", default="0,1",
+                        help="seeds for the recipe 'book' (default 0,1: two seeds for the final recipe)")
+    parser.add_argument("--out", help="write the results to this JSON file "
+                        "(the chapter reads src/llmbook/results/gpt_shakespeare.json)")
+    parser.add_argument("--note", default="", help="a note stored with the results (e.g. the machine's state)")
+    parser.add_argument("--merge", nargs="+", metavar="JSON", help="merge result files (needs --out)")
+    parser.add_argument("--smoke", action="store_true", help="2 recipes for 2 seconds: check that it runs")
+    args = parser.parse_args(argv)
+
+    if args.merge:
+        if not args.out:
+            parser.error("--merge needs --out")
+        result = merge(args.merge)
+        print_table(result["rows"])
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+        return result
+    if not args.seconds > 0:
+        parser.error(f"--seconds must be positive, got {args.seconds}")
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
+    names = ["nanogpt-cpu", "book"] if args.smoke else [r for r in args.recipes.split(",") if r]
+    unknown = [r for r in names if r not in RECIPES]
+    if unknown:
+        parser.error(f"unknown recipes {unknown}; choose from {', '.join(RECIPES)}")
+    seconds = 2.0 if args.smoke else args.seconds
+    seeds = [int(s) for s in args.seeds.split(",")]
+    final_seeds = [int(s) for s in args.final_seeds.split(",")]
+    torch.set_num_threads(args.threads)
+
+    text = load_corpus("tinyshakespeare")
+    vocab = CharVocabulary.from_text(text)
+    train, val = split_ids(torch.tensor(vocab.encode(text)), 0.9)
+    info = machine(args.threads)
+    print(f"{seconds:g} s of training per run; {info}", flush=True)
+    rows = []
+    for name in names:
+        for seed in (final_seeds if name == "book" and not args.smoke else seeds):
+            rows.append(run(name, seed, seconds, train, val, len(vocab)))
+            print(f"  {name} (seed {seed}): val loss {rows[-1]['val_loss']:.3f} "
+                  f"after {rows[-1]['iterations']:,} iterations", flush=True)
+    info["load_average_after"] = round(os.getloadavg()[0], 1)
+    result = {"seconds": seconds, "machine": info, "note": args.note, "rows": rows}
+    print_table(rows)
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    return result
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main() and 0)

@@ -1,19 +1,10 @@
 """Tests of llmbook.batches: splitting ids and cutting shifted windows."""
 
-import doctest
-
 import numpy as np
 import pytest
 import torch
 
-import llmbook.batches as batches_module
 from llmbook.batches import as_ids, random_rows, random_windows, split_ids
-
-
-def test_module_doctests_pass():
-    result = doctest.testmod(batches_module)
-    assert result.attempted >= 2
-    assert result.failed == 0
 
 
 def test_as_ids_accepts_lists_arrays_tensors():

@@ -1,11 +1,9 @@
 """Tests of llmbook.bpe: BPE from scratch, checked against Hugging Face tokenizers."""
 
-import doctest
 import random
 
 import pytest
 
-import llmbook.bpe as bpe_module
 from llmbook.bpe import (
     apply_bpe,
     bpe_steps,
@@ -17,11 +15,6 @@ from llmbook.bpe import (
 )
 
 TOY = {"low": 5, "lower": 2, "newest": 6, "widest": 3}
-
-
-def test_doctests_pass():
-    result = doctest.testmod(bpe_module)
-    assert result.attempted >= 2 and result.failed == 0
 
 
 def test_learn_bpe_on_the_classic_toy_corpus():
@@ -141,3 +134,22 @@ def test_train_bpe_tokenizer_bad_input():
         from tokenizers import Tokenizer, models
 
         hf_merges(Tokenizer(models.WordLevel({"a": 0}, unk_token="a")))
+
+
+def test_byte_symbols_cover_every_byte_once() -> None:
+    from llmbook.bpe import BYTE_SYMBOLS, byte_token_bytes
+
+    assert sorted(BYTE_SYMBOLS) == list(range(256))
+    assert len(set(BYTE_SYMBOLS.values())) == 256
+    assert BYTE_SYMBOLS[ord(" ")] == "Ġ" and BYTE_SYMBOLS[ord("\n")] == "Ċ"
+    text = "すもも 🦊 café\n"
+    assert byte_token_bytes("".join(BYTE_SYMBOLS[b] for b in text.encode())) == text.encode()
+
+
+def test_byte_token_labels_and_bad_input() -> None:
+    from llmbook.bpe import byte_token_label, byte_token_bytes
+
+    assert byte_token_label("ãģĻ") == "す"
+    assert byte_token_label("ãģ") == "⟨e3 81⟩"
+    with pytest.raises(ValueError, match="not a byte-level token"):
+        byte_token_bytes("す")

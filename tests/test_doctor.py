@@ -351,3 +351,26 @@ def test_the_doctor_imports_neither_tensorflow_nor_the_model_packages(tmp_path: 
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                             timeout=120, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_readable_paths_hide_this_machines_folders(tmp_path, monkeypatch) -> None:
+    import tempfile
+    from pathlib import Path
+
+    monkeypatch.setenv("LLMBOOK_DATA_DIR", str(tmp_path / "corpora"))
+    text = (f"in {tmp_path / 'corpora'}, {Path.home() / '.cache'} and "
+            f"{Path(tempfile.gettempdir()) / 'x'}")
+    assert doctor.readable_paths(text) == "in $LLMBOOK_DATA_DIR, ~/.cache and <tmp>/x"
+    assert doctor.readable_paths("no folder here") == "no folder here"
+
+
+def test_the_html_table_shows_no_absolute_paths(monkeypatch) -> None:
+    import llmbook
+    from pathlib import Path
+
+    where = str(Path(llmbook.__file__).resolve().parent)
+    checks = [doctor.Check("llmbook", "OK", f"0.1 at {where}"),
+              doctor.Check("cache", "WARN", f"nothing in {Path.home() / 'c'}", "see ~")]
+    assert where not in doctor.to_html(checks) and "&lt;llmbook&gt;" in doctor.to_html(checks)
+    assert str(Path.home()) not in doctor.to_html(checks)
+    assert where in doctor.to_html(checks, short_paths=False)

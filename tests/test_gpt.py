@@ -3,6 +3,7 @@ the KV cache, generation, and training helpers."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -17,6 +18,12 @@ from llmbook.train import cosine_schedule
 from llmbook.text import CharVocabulary
 
 SMALL = GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16)
+#: Every modern option switched on (the book's recipe uses ReLU² rather than SwiGLU).
+MODERN = {"norm": "rms", "position": "rotary", "mlp": "swiglu", "qk_norm": True,
+          "tie_weights": False, "bias": False}
+#: The architectures whose cache and generation are checked: GPT-2, each option alone, all of them.
+OPTIONS = [{}, {"norm": "rms"}, {"position": "rotary"}, {"mlp": "relu2"}, {"mlp": "swiglu"},
+           {"qk_norm": True}, {"tie_weights": False}, MODERN]
 
 
 @pytest.fixture(autouse=True)
@@ -68,6 +75,72 @@ def test_nanogpt_cpu_baseline_size() -> None:
 def test_head_is_tied_to_embedding() -> None:
     model = small_model()
     assert model.lm_head.weight is model.tok_emb.weight
+    untied = small_model(tie_weights=False)
+    assert untied.lm_head.weight is not untied.tok_emb.weight
+
+
+# --- the modern options ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("options", OPTIONS[1:] + [{**MODERN, "mlp": "relu2", "bias": True}])
+@pytest.mark.parametrize(("layers", "width", "heads", "block"), [(1, 8, 1, 4), (2, 24, 3, 5)])
+def test_parameter_count_formula_with_options(options: dict, layers: int, width: int, heads: int,
+                                              block: int) -> None:
+    cfg = GPTConfig(vocab_size=13, block_size=block, n_layer=layers, n_head=heads, n_embd=width, **options)
+    assert count_parameters(GPT(cfg)) == count_gpt_parameters(cfg)
+
+
+def test_options_change_the_modules() -> None:
+    from llmbook.models.gpt import RMSNorm
+
+    model = small_model(**MODERN)
+    assert model.pos_emb is None and model.blocks[0].attn.rotary is not None
+    assert isinstance(model.blocks[0].ln_1, RMSNorm) and isinstance(model.ln_f, RMSNorm)
+    assert model.blocks[0].mlp.c_gate is not None and model.config.mlp_hidden == 48  # 8 * 16 / 3 -> 48
+    assert small_model().blocks[0].mlp.c_gate is None
+
+
+def test_rotary_needs_an_even_head_size() -> None:
+    with pytest.raises(ValueError, match=r"head size n_embd // n_head must be even, got 12 // 4 = 3"):
+        GPTConfig(vocab_size=10, n_embd=12, n_head=4, position="rotary")
+    GPTConfig(vocab_size=10, n_embd=12, n_head=4)  # learned positions do not care
+
+
+@pytest.mark.parametrize(("field", "value"), [("norm", "batch"), ("position", "sinusoidal"), ("mlp", "relu")])
+def test_unknown_options_are_rejected(field: str, value: str) -> None:
+    with pytest.raises(ValueError, match=f"{field} must be one of .* got '{value}'"):
+        GPTConfig(vocab_size=10, **{field: value})
+
+
+def test_rope_base_must_exceed_one() -> None:
+    with pytest.raises(ValueError, match="rope_base must be greater than 1"):
+        GPTConfig(vocab_size=10, position="rotary", rope_base=1.0)
+
+
+def test_rmsnorm_formula() -> None:
+    from llmbook.models.gpt import RMSNorm
+
+    norm = RMSNorm(6)
+    with torch.no_grad():
+        norm.weight.copy_(torch.arange(1.0, 7.0))
+    x = torch.randn(2, 3, 6)
+    expected = norm.weight * x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + norm.eps)
+    torch.testing.assert_close(norm(x), expected)
+
+
+def test_rotary_scores_depend_on_relative_position_only() -> None:
+    from llmbook.models.gpt import Rotary
+
+    rope = Rotary(head_size=8, block_size=64)
+    q, k = torch.randn(1, 1, 1, 8), torch.randn(1, 1, 1, 8)
+
+    def score(m: int, n: int) -> float:
+        return (rope(q, m) * rope(k, n)).sum().item()
+
+    assert score(7, 3) == pytest.approx(score(50, 46), abs=1e-5)
+    assert score(7, 3) != pytest.approx(score(7, 6), abs=1e-3)
+    torch.testing.assert_close(rope(q, 0), q)  # position 0: no rotation
+    torch.testing.assert_close(rope(q, 9).norm(), q.norm())  # a rotation keeps lengths
 
 
 # --- forward ---------------------------------------------------------------
@@ -135,8 +208,9 @@ def test_attention_weights() -> None:
 # --- KV cache and generation -------------------------------------------------
 
 
-def test_cached_forward_equals_full_forward() -> None:
-    model = small_model()
+@pytest.mark.parametrize("options", OPTIONS)
+def test_cached_forward_equals_full_forward(options: dict) -> None:
+    model = small_model(**options)
     idx = torch.randint(0, 11, (2, 8))
     full, _ = model(idx)
     cache = KVCache(SMALL.n_layer)
@@ -156,9 +230,10 @@ def test_cache_cannot_grow_past_block_size() -> None:
         model(torch.zeros(1, 3, dtype=torch.long), cache=cache)
 
 
+@pytest.mark.parametrize("options", OPTIONS)
 @pytest.mark.parametrize("new_tokens", [5, 20])  # inside the block, and sliding past it
-def test_generation_with_and_without_cache_agree(new_tokens: int) -> None:
-    model = small_model()
+def test_generation_with_and_without_cache_agree(new_tokens: int, options: dict) -> None:
+    model = small_model(**options)
     prompt = torch.tensor([[1, 2, 3], [4, 5, 6]])
     a = model.generate(prompt, new_tokens, use_kv_cache=True, generator=torch.Generator().manual_seed(7))
     b = model.generate(prompt, new_tokens, use_kv_cache=False, generator=torch.Generator().manual_seed(7))
@@ -217,6 +292,59 @@ def test_train_config_errors() -> None:
         TrainConfig(max_iters=0)
     with pytest.raises(ValueError, match="min_lr <= learning_rate"):
         TrainConfig(learning_rate=1e-4, min_lr=1e-3)
+    with pytest.raises(ValueError, match="optimizer must be 'adamw' or 'muon', got 'sgd'"):
+        TrainConfig(optimizer="sgd")
+    with pytest.raises(ValueError, match="schedule must be 'cosine' or 'wsd'"):
+        TrainConfig(schedule="linear")
+    with pytest.raises(ValueError, match=r"cooldown must be a fraction in \(0, 1\]"):
+        TrainConfig(cooldown=0.0)
+
+
+@pytest.mark.parametrize("budget", [0, -5.0])
+def test_time_budget_must_be_positive(budget: float) -> None:
+    with pytest.raises(ValueError, match=f"time_budget must be a positive number of seconds .* got {budget}"):
+        TrainConfig(time_budget=budget)
+
+
+def test_time_budget_stops_training() -> None:
+    ids = torch.randint(0, 5, (500,))
+    model = GPT(GPTConfig(vocab_size=5, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    cfg = TrainConfig(max_iters=10**9, batch_size=4, warmup_iters=2, eval_interval=10**6, eval_iters=1,
+                      bf16=False, time_budget=0.5)
+    result = train_gpt(model, ids, ids, cfg, progress=False)
+    assert 0.5 <= result.train_seconds < 60 and 1 <= result.iterations < 10**9
+    assert result.iters == [0, result.iterations]
+    # the schedule was stretched over the budget: warm-up, then decayed to the end
+    assert result.lr[-1] < result.lr[min(2, result.iterations - 1)] or result.iterations <= 2
+
+
+def test_lr_factor_schedules() -> None:
+    from llmbook.gpt_train import lr_factor
+
+    cosine = TrainConfig(max_iters=1000, learning_rate=1e-3, min_lr=1e-4, warmup_iters=100)
+    lr_at = cosine_schedule(1e-3, 1e-4, 100, 1000)
+    for it in (0, 50, 99, 100, 550, 999, 1000):
+        assert lr_factor(cosine, it, it / 1000) * 1e-3 == pytest.approx(lr_at(it))
+    wsd = TrainConfig(max_iters=1000, learning_rate=1e-3, min_lr=1e-4, warmup_iters=10,
+                      schedule="wsd", cooldown=0.4)
+    assert lr_factor(wsd, 4, 0.005) == pytest.approx(0.5)  # warming up
+    assert lr_factor(wsd, 300, 0.3) == lr_factor(wsd, 600, 0.6) == 1.0  # stable
+    assert lr_factor(wsd, 800, 0.8) == pytest.approx(0.1 + 0.9 * 0.5)  # half-way down
+    assert lr_factor(wsd, 1000, 1.0) == pytest.approx(0.1)
+    timed = dataclasses.replace(cosine, time_budget=60.0)
+    assert lr_factor(timed, 200, 0.5) == pytest.approx(0.1 + 0.9 * 0.5)  # by the fraction of time
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "muon"])
+def test_modern_recipe_learns_a_pattern(optimizer: str) -> None:
+    tok = CharVocabulary.from_text("abcde")
+    ids = torch.tensor(tok.encode("abcde" * 200))
+    train, val = split_ids(ids)
+    model = GPT(GPTConfig(vocab_size=5, block_size=8, n_layer=1, n_head=2, n_embd=16, **MODERN))
+    cfg = TrainConfig(max_iters=60, batch_size=8, learning_rate=1e-2, min_lr=1e-4, warmup_iters=5,
+                      eval_interval=30, eval_iters=2, bf16=False, optimizer=optimizer, schedule="wsd")
+    result = train_gpt(model, train, val, cfg, progress=False)
+    assert result.val_loss[0] > 1.4 and result.val_loss[-1] < 0.2
 
 
 def test_training_learns_a_pattern() -> None:

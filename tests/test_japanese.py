@@ -1,7 +1,5 @@
 """Tests of llmbook.japanese: Aozora clean-up and morphological analysis."""
 
-import doctest
-
 import pytest
 
 import llmbook.japanese as japanese
@@ -30,11 +28,6 @@ AOZORA = (
     "※［＃「言＋墟のつくり」、第4水準2-88-74］\n\n\n\n"
     "底本：「芥川龍之介全集5」ちくま文庫\n入力：j.utiyama\n"
 )
-
-
-def test_doctests_pass():
-    result = doctest.testmod(japanese)
-    assert result.attempted >= 4 and result.failed == 0
 
 
 def test_remove_ruby():

@@ -1,14 +1,12 @@
 """Tests of llmbook.models.mlp_lm: the one-hot MLP, the bigram counts, the
 context MLP and generation, on a tiny character vocabulary."""
 
-import doctest
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-import llmbook.models.mlp_lm as mlp_module
 from llmbook.batches import random_rows, random_windows
 from llmbook.models.mlp_lm import BigramModel, ContextMLP, OneHotMLP, generate
 from llmbook.nn_basics import count_parameters
@@ -21,12 +19,6 @@ TEXT = "abracadabra, said the cat. " * 20
 @pytest.fixture
 def vocab():
     return CharVocabulary.from_text(TEXT)
-
-
-def test_module_doctests_pass():
-    result = doctest.testmod(mlp_module)
-    assert result.attempted >= 3
-    assert result.failed == 0
 
 
 def test_one_hot_mlp_shapes_and_parameter_count(vocab):

@@ -7,13 +7,11 @@ Bigram counts:  (the,cat) 2  (the,dog) 1  (cat,sat) 1  (cat,ran) 1
 Vocabulary: the cat sat . dog ran  (6 types; 7 outcomes with <unk>)
 """
 
-import doctest
 import math
 import random
 
 import pytest
 
-import llmbook.models.ngram as ngram_module
 from llmbook.models.ngram import UNK, NGramModel, NotFittedError, UnseenContextError
 from llmbook.text import ngrams
 
@@ -23,12 +21,6 @@ TOY = "the cat sat . the dog sat . the cat ran .".split()
 @pytest.fixture
 def bigram():
     return NGramModel(n=2).fit(TOY)
-
-
-def test_module_doctests_pass():
-    result = doctest.testmod(ngram_module)
-    assert result.attempted >= 2  # the ngrams example moved to llmbook.text with the function
-    assert result.failed == 0
 
 
 def test_ngrams_helper():

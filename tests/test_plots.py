@@ -1,6 +1,5 @@
 """Tests of llmbook.plots and the data in llmbook.history."""
 
-import doctest
 import re
 from pathlib import Path
 
@@ -11,7 +10,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-import llmbook.plots as plots_module  # noqa: E402
 from llmbook.history import FAMILIES, MILESTONES, MODEL_SIZES, Milestone, ModelSize  # noqa: E402
 from llmbook.plots import (  # noqa: E402
     format_count,
@@ -27,12 +25,6 @@ BIB = Path(__file__).resolve().parents[1] / "references.bib"
 def close_figures():
     yield
     plt.close("all")
-
-
-def test_module_doctests_pass():
-    result = doctest.testmod(plots_module)
-    assert result.attempted >= 1
-    assert result.failed == 0
 
 
 def test_use_book_style_sets_rcparams():

@@ -1,7 +1,5 @@
 """Tests of llmbook.models.rnn: cells against torch, parameter formulas, gradients, generation."""
 
-import doctest
-
 import numpy as np
 import pytest
 import torch
@@ -19,7 +17,7 @@ from llmbook.models.rnn import (
     load_word_checkpoint,
     lstm_param_count,
     run_cell,
-    s1_parameter_table,
+    word_lstm_parameter_table,
     save_word_checkpoint,
     seed_window,
     set_forget_bias,
@@ -29,12 +27,6 @@ from llmbook.models.rnn import (
 from llmbook.text import SEED_ID, UnknownTokenError
 
 TOKENS = ["<pad>", "|||||", "<unk>", "the", "frog", "went", "to", "."]
-
-
-def test_module_doctests_pass():
-    result = doctest.testmod(rnn_module)
-    assert result.attempted >= 3  # rnn_param_count (dead code) and its example are gone
-    assert result.failed == 0
 
 
 @pytest.mark.parametrize("d,h", [(3, 5), (7, 4)])
@@ -100,12 +92,12 @@ def test_run_cell_rejects_bad_inputs():
 def test_parameter_formula_and_s1_table():
     assert lstm_param_count(100, 256) == 4 * (256 * (100 + 256) + 256) == 365_568
     assert lstm_param_count(100, 256, biases=0) == 4 * 256 * 356
-    assert s1_parameter_table(4169) == {
+    assert word_lstm_parameter_table(4169) == {
         "Embedding": 416_900, "LSTM": 365_568, "Dense": 1_071_433, "Total": 1_853_901}
     with pytest.raises(ValueError, match="biases must be 0, 1 or 2"):
         lstm_param_count(3, 4, biases=3)
     with pytest.raises(ValueError, match="vocab_size must be a positive integer"):
-        s1_parameter_table(0)
+        word_lstm_parameter_table(0)
 
 
 def test_word_and_char_models_shapes():

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import doctest
 
 import pytest
 
-import llmbook.source as source_module
 from llmbook.source import show_source, source_text
 
 
@@ -16,10 +14,6 @@ def example(x: int) -> int:
     y = x + 1
     z = y * 2
     return z
-
-
-def test_doctests_pass() -> None:
-    assert doctest.testmod(source_module).failed == 0
 
 
 def test_whole_source() -> None:

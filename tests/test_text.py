@@ -1,11 +1,8 @@
 """Tests of llmbook.text: each standardisation step, then the composition."""
 
-import doctest
-
 import numpy as np
 import pytest
 
-import llmbook.text as text_module
 from llmbook.text import (
     STORY_MARKER,
     collapse_repeats,
@@ -28,12 +25,6 @@ TWO_FABLES = (
     "THE CAT AND THE MICE\n\n\n"
     "A Cat (a clever one) caught the Mice: one-by-one?\n\n"
 )
-
-
-def test_module_doctests_pass():
-    result = doctest.testmod(text_module)
-    assert result.attempted >= 4
-    assert result.failed == 0
 
 
 def test_lowercase():

@@ -1,6 +1,5 @@
 """Tests of llmbook.models.word2vec: data preparation, the two models, training, evaluation."""
 
-import doctest
 import math
 
 import numpy as np
@@ -8,7 +7,6 @@ import pytest
 import torch
 from torch import nn
 
-import llmbook.models.word2vec as w2v
 from llmbook.models.word2vec import (
     ANALOGY_PAIRS,
     CBOW,
@@ -36,12 +34,6 @@ from llmbook.models.word2vec import (
 from llmbook.text import one_hot
 
 TOY = "the cat sat on the mat . the dog sat on the log .".split()
-
-
-def test_module_doctests_pass():
-    result = doctest.testmod(w2v)
-    assert result.attempted >= 4
-    assert result.failed == 0
 
 
 # --- an embedding is a lookup table ---------------------------------------------------

@@ -1,4 +1,4 @@
-"""Train S1's word-level LSTM on Aesop's Fables for many epochs and save checkpoints.
+"""Train the course's word-level LSTM on Aesop's Fables for many epochs and save checkpoints.
 
 Chapter 7 ("Generating text with an LSTM") trains this model for a few epochs
 itself; the samples after many more epochs come from the checkpoints this
@@ -45,7 +45,7 @@ VAL_FRACTION = 0.1
 
 
 def aesop_windows() -> tuple[Vocabulary, torch.Tensor, torch.Tensor]:
-    """The Aesop corpus as S1 prepares it: vocabulary, 20-token windows, next ids."""
+    """The Aesop corpus as the course's Aesop slides prepare it: vocabulary, 20-token windows, next ids."""
     tokens = tokenize_words(load_corpus("aesop"))
     vocab = Vocabulary.from_tokens(tokens)
     x, y = make_windows(vocab.encode(tokens), context=CONTEXT, pad_id=SEED_ID)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import warnings
 
-__version__ = "0.1.0"
+# The one place the version is set: pyproject.toml reads it, and the Colab
+# set-up cells and buttons use the git tag `v` + this (see README, "Releasing").
+__version__ = "0.2.0"
 
 # The book runs in kernels without ipywidgets (its HTML is static), so
 # `tqdm.auto` falls back to text progress bars; silence tqdm's advice to
@@ -31,7 +33,12 @@ def is_quick() -> bool:
 def scaled(full: int, quick: int) -> int:
     """``full`` normally, ``quick`` under ``LLMBOOK_QUICK`` (for loop sizes).
 
-    >>> scaled(1000, 10) if not is_quick() else 1000
+    >>> from unittest import mock
+    >>> with mock.patch.dict("os.environ", {"LLMBOOK_QUICK": "1"}):
+    ...     scaled(1000, 10)
+    10
+    >>> with mock.patch.dict("os.environ", {"LLMBOOK_QUICK": "0"}):
+    ...     scaled(1000, 10)
     1000
     """
     if full < 1 or quick < 1:

@@ -23,17 +23,18 @@ def use_cjk_font() -> None:
 
     Uses ``japanize_matplotlib`` (a pip package that ships the IPAexGothic
     font) when it is installed, otherwise Noto Sans CJK JP if the system has
-    it (Debian's ``fonts-noto-cjk``).
+    it (Debian's ``fonts-noto-cjk``). The font is selected on every call:
+    ``japanize_matplotlib`` selects it only when first imported, and a
+    chapter restores Matplotlib's settings at its end (:mod:`llmbook.kernel`).
     """
     try:
-        import japanize_matplotlib  # noqa: F401  (registers and selects its font on import)
-        return
+        import japanize_matplotlib  # noqa: F401  (registers its font, IPAexGothic, on import)
     except ImportError:
         pass
     from matplotlib import font_manager
 
     names = {f.name for f in font_manager.fontManager.ttflist}
-    for candidate in ("Noto Sans CJK JP", "IPAexGothic", "IPAGothic"):
+    for candidate in ("IPAexGothic", "Noto Sans CJK JP", "IPAGothic"):
         if candidate in names:
             plt.rcParams["font.family"] = [candidate, "sans-serif"]
             return

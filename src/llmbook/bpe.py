@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the Hugging Face library is imported only when used
 __all__ = [
     "MergeStep", "count_words", "bpe_steps", "learn_bpe", "apply_bpe",
     "hf_bpe_from_words", "hf_merges", "train_bpe_tokenizer",
+    "BYTE_SYMBOLS", "byte_token_bytes", "byte_token_label",
 ]
 
 Pair = tuple[str, str]
@@ -227,3 +228,59 @@ def train_bpe_tokenizer(
     )
     tokenizer.train_from_iterator(lines, trainer)
     return tokenizer
+
+
+# --- Byte-level BPE (GPT-2, SmolLM2): the printable stand-ins for bytes ------------
+
+def _byte_symbols() -> dict[int, str]:
+    """GPT-2's table: every byte value -> one printable character.
+
+    Printable Latin-1 bytes stand for themselves (``a`` is ``a``); the other
+    68 bytes (space, control codes, ...) get the characters from U+0100 on,
+    in byte order: the space (0x20) becomes ``Ġ``, the newline ``Ċ``.
+    """
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
+            *range(ord("®"), ord("ÿ") + 1)]
+    table = {b: chr(b) for b in keep}
+    for n, b in enumerate(b for b in range(256) if b not in table):
+        table[b] = chr(256 + n)
+    return table
+
+
+#: byte value -> the character a byte-level BPE vocabulary writes for it
+BYTE_SYMBOLS: dict[int, str] = _byte_symbols()
+_SYMBOL_BYTES = {symbol: b for b, symbol in BYTE_SYMBOLS.items()}
+
+
+def byte_token_bytes(token: str) -> bytes:
+    """The bytes that a byte-level BPE token (as stored in its vocabulary) stands for.
+
+    >>> byte_token_bytes("Ġfox")
+    b' fox'
+    >>> byte_token_bytes("ãģ").hex(" ")
+    'e3 81'
+
+    Raises:
+        ValueError: if ``token`` contains a character that stands for no byte.
+    """
+    try:
+        return bytes(_SYMBOL_BYTES[ch] for ch in token)
+    except KeyError as e:
+        raise ValueError(f"{token!r} is not a byte-level token: {e.args[0]!r} stands for no byte") from None
+
+
+def byte_token_label(token: str) -> str:
+    """A byte-level token as a reader wants to see it.
+
+    The text it stands for when its bytes are whole UTF-8 characters; else the
+    bytes in hexadecimal, e.g. ``⟨e3 81⟩`` for the first two of the three
+    bytes of a kana (UTF-8 spends 3 bytes on each kana and kanji).
+
+    >>> [byte_token_label(t) for t in ["Ġfox", "ãģ", "ĵ"]]
+    [' fox', '⟨e3 81⟩', '⟨93⟩']
+    """
+    raw = byte_token_bytes(token)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "⟨" + raw.hex(" ") + "⟩"

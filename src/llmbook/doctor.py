@@ -34,7 +34,10 @@ import importlib.util
 import os
 import platform
 import re
+import site
 import sys
+import sysconfig
+import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -47,7 +50,7 @@ __all__ = [
     "Check", "VERDICTS", "HUB_URL", "PACKAGES", "MODEL_PACKAGES", "run_checks",
     "check_python", "check_llmbook", "check_package", "check_cpu", "check_gpu",
     "check_corpus", "check_corpora", "check_model_package", "check_hub", "check_colab",
-    "exit_code", "format_line", "summary", "to_html", "main",
+    "exit_code", "format_line", "summary", "to_html", "readable_paths", "main",
 ]
 
 VERDICTS = ("OK", "WARN", "FAIL", "SKIP")
@@ -354,12 +357,50 @@ def summary(checks: list[Check]) -> str:
 _COLOURS = {"OK": "#1a7f37", "WARN": "#9a6700", "FAIL": "#cf222e", "SKIP": "#57606a"}
 
 
-def to_html(checks: list[Check]) -> str:
-    """The checks as an HTML table (for a notebook or the book)."""
+def _path_names() -> list[tuple[str, str]]:
+    """(folder, short name) pairs for :func:`readable_paths`, longest folder first."""
+    import llmbook
+
+    named: dict[str, str] = {}
+    for var in ("LLMBOOK_DATA_DIR", "LLMBOOK_CACHE_DIR"):
+        if os.environ.get(var):
+            named.setdefault(os.environ[var], f"${var}")
+    for folder in {*site.getsitepackages(), site.getusersitepackages(), sysconfig.get_path("purelib")}:
+        named.setdefault(folder, "<site-packages>")
+    named.setdefault(str(Path(llmbook.__file__).resolve().parent), "<llmbook>")
+    named.setdefault(tempfile.gettempdir(), "<tmp>")
+    named.setdefault(str(Path.home()), "~")
+    pairs = [(str(Path(folder).expanduser()).rstrip("/\\"), name) for folder, name in named.items()]
+    return sorted((p for p in pairs if len(p[0]) > 1), key=lambda p: -len(p[0]))
+
+
+def readable_paths(text: str) -> str:
+    """``text`` with this machine's folders replaced by short, general names.
+
+    ``$LLMBOOK_DATA_DIR`` and ``$LLMBOOK_CACHE_DIR`` (when set),
+    ``<site-packages>``, ``<llmbook>`` (the package's folder), ``<tmp>`` and
+    ``~`` (the home folder) stand for the folders they name, so a page built
+    on one machine shows no path of that machine.
+
+    >>> readable_paths(str(Path.home()) + "/notes.txt")
+    '~/notes.txt'
+    """
+    for folder, name in _path_names():
+        text = text.replace(folder, name)
+    return text
+
+
+def to_html(checks: list[Check], *, short_paths: bool = True) -> str:
+    """The checks as an HTML table (for a notebook or the book).
+
+    With ``short_paths`` (the default) folders are shown as
+    :func:`readable_paths` names.
+    """
+    tidy = readable_paths if short_paths else (lambda text: text)
     rows = "".join(
         f"<tr><td>{html.escape(c.name)}</td>"
         f'<td style="color:{_COLOURS[c.verdict]};font-weight:bold">{c.verdict}</td>'
-        f"<td>{html.escape(c.detail)}</td><td>{html.escape(c.hint)}</td></tr>"
+        f"<td>{html.escape(tidy(c.detail))}</td><td>{html.escape(tidy(c.hint))}</td></tr>"
         for c in checks
     )
     return ('<table class="table llmbook-doctor"><thead><tr><th>Item</th><th>Verdict</th>'

@@ -2,13 +2,13 @@
 
 Two reproductions live here:
 
-* **S1**, the word-level LSTM on Aesop's Fables: :func:`build_word_model`
+* **the Aesop word model**, the word-level LSTM on Aesop's Fables: :func:`build_word_model`
   (``Input(shape=(None,)) -> Embedding(V, 100) -> LSTM(256) -> Dense(V, softmax)``,
   RMSprop with learning rate 0.001), :func:`set_word_weights` to load a
   framework-neutral checkpoint of :mod:`llmbook.models.rnn`, and
   :func:`word_next_probs` to use the model with
   :func:`llmbook.models.rnn.generate_words`;
-* **S3**, TensorFlow's character-level RNN on Shakespeare: the ``tf.data``
+* **the Shakespeare character model**, TensorFlow's character-level RNN on Shakespeare: the ``tf.data``
   pipeline :func:`char_dataset`, the model :class:`CharModel` (logits, and
   the LSTM state handed in and out so that generation can carry it),
   :func:`generate_chars`, and a custom training loop with ``tf.GradientTape``,
@@ -97,13 +97,13 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------
-# S1: the word-level model
+# The Aesop word model (word level)
 # --------------------------------------------------------------------------
 
 
 def build_word_model(vocab_size: int, embedding_dim: int = 100, units: int = 256,
                      dropout: float | None = None, learning_rate: float = 1e-3) -> keras.Model:
-    """S1's model, compiled: ``Embedding(V, d) -> LSTM(h) -> [Dropout] -> Dense(V, softmax)``.
+    """The Aesop word model, compiled: ``Embedding(V, d) -> LSTM(h) -> [Dropout] -> Dense(V, softmax)``.
 
     The loss is *sparse* categorical cross-entropy: our labels are word ids
     (``3``), not one-hot vectors (``[0, 0, 0, 1, 0, ...]``). Both losses
@@ -125,14 +125,14 @@ def build_word_model(vocab_size: int, embedding_dim: int = 100, units: int = 256
     if dropout:
         layers.append(keras.layers.Dropout(dropout, name="dropout"))
     layers.append(keras.layers.Dense(vocab_size, activation="softmax", name="dense"))
-    model = keras.Sequential(layers, name="s1_word_lstm")
+    model = keras.Sequential(layers, name="aesop_word_lstm")
     model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate),
                   loss="sparse_categorical_crossentropy")
     return model
 
 
 def set_word_weights(model: keras.Model, checkpoint: WordCheckpoint) -> keras.Model:
-    """Load a :class:`~llmbook.models.rnn.WordCheckpoint` into a Keras S1 model.
+    """Load a :class:`~llmbook.models.rnn.WordCheckpoint` into a Keras Aesop word model.
 
     The checkpoint uses PyTorch's layout; Keras stores the transposes
     (``kernel`` is ``d x 4h`` where PyTorch's ``weight_ih`` is ``4h x d``), with
@@ -170,7 +170,7 @@ def word_next_probs(model: keras.Model):
 
 
 # --------------------------------------------------------------------------
-# S3: the character-level model
+# The Shakespeare character model (TensorFlow's tutorial)
 # --------------------------------------------------------------------------
 
 
@@ -181,7 +181,7 @@ def split_input_target(sequence: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
 
 def char_dataset(ids: Sequence[int] | np.ndarray, seq_length: int = 100, batch_size: int = 64,
                  buffer_size: int = 10_000, shuffle: bool = True, seed: int = 0) -> tf.data.Dataset:
-    """S3's ``tf.data`` pipeline: chunks of ``seq_length + 1`` ids -> (input, target) batches.
+    """The tutorial's ``tf.data`` pipeline: chunks of ``seq_length + 1`` ids -> (input, target) batches.
 
     The ids are cut into consecutive chunks of ``seq_length + 1`` (the last,
     incomplete chunk is dropped); each chunk becomes an input (all but the
@@ -258,14 +258,14 @@ class CharModel(keras.Model):
 def char_model_param_count(vocab_size: int, embedding_dim: int, units: int, num_layers: int = 1) -> int:
     """Parameters of :class:`CharModel` by the formula (embedding + LSTMs + dense).
 
-    >>> char_model_param_count(65, 256, 1024)   # S3's model
+    >>> char_model_param_count(65, 256, 1024)   # the tutorial's model
     5330241
     """
     lstm = lstm_param_count(embedding_dim, units) + (num_layers - 1) * lstm_param_count(units, units)
     return vocab_size * embedding_dim + lstm + units * vocab_size + vocab_size
 
 
-#: The loss of S3: cross-entropy computed from logits, labels given as ids.
+#: The loss of the TensorFlow tutorial: cross-entropy computed from logits, labels given as ids.
 sequence_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
@@ -333,7 +333,7 @@ def train_with_gradient_tape(model: keras.Model, dataset: tf.data.Dataset,
                              checkpoint_every: int = 5, progress: bool = True) -> dict[str, list[float]]:
     """Train with an explicit loop: forward pass under ``tf.GradientTape``, gradients, update.
 
-    This is what ``model.fit`` does for us, written out (S3's last section).
+    This is what ``model.fit`` does for us, written out (the tutorial's last section).
     ``train_step`` is compiled into a TensorFlow graph with ``tf.function``.
     Every ``checkpoint_every`` epochs (and after the last) the weights are
     saved to ``{checkpoint_prefix}_epoch{N:02d}.weights.h5``. Returns the
@@ -360,7 +360,7 @@ def train_with_gradient_tape(model: keras.Model, dataset: tf.data.Dataset,
     if val_dataset is not None:
         history["val_loss"] = []
     for epoch in range(1, epochs + 1):
-        # S3's model is stateful and resets its states here; ours starts every
+        # The tutorial's model is stateful and resets its states here; ours starts every
         # sequence from zeros, so there is nothing to reset.
         batches = dataset.take(steps_per_epoch) if steps_per_epoch else dataset
         total = steps_per_epoch

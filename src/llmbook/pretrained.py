@@ -289,12 +289,14 @@ def _cached_conversion(dest: Path, source: dict[str, Any], convert: Callable[[Pa
         problem = _cache_problem(dest, source)  # another process may have converted it meanwhile
         if problem is None:
             return dest
+        # The messages name no folder: a page built here must not show this machine's
+        # home or build folder (smollm2_cache_dir() says where the copy lives).
         if verbose and problem == _NOT_CONVERTED:
-            print(f"Converting {label} to a transformers checkpoint in {dest} "
+            print(f"Converting {label} to a transformers checkpoint in llmbook's cache "
                   "(once per machine; this takes a while)...", flush=True)
         elif verbose:
-            print(f"The converted copy in {dest} cannot be used ({problem}). Converting {label} "
-                  "again (this takes a while)...", flush=True)
+            print(f"The converted copy in llmbook's cache cannot be used ({problem}). "
+                  f"Converting {label} again (this takes a while)...", flush=True)
         start = time.perf_counter()
         tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".tmp-", dir=dest.parent))
         convert(tmp)

@@ -23,6 +23,16 @@ attention maps, which the fused kernel never materialises.
 Generation can keep a *KV cache*: the keys and values of the tokens already
 seen, so each new token costs one position instead of a whole forward pass
 over the prefix.
+
+Options of :class:`GPTConfig` switch on, one at a time, the changes that
+modern models made to this architecture (chapter 13 explains them, and
+chapter 11 measures what each buys): ``norm="rms"`` (RMSNorm instead of
+layer norm), ``position="rotary"`` (rotary position embeddings, RoPE,
+instead of learned absolute ones), ``mlp="swiglu"`` or ``mlp="relu2"``
+(a gated SiLU unit, or the squared ReLU of the modded-nanogpt speed-run,
+instead of GELU), ``qk_norm=True`` (queries and keys RMS-normalised per
+head before their dot product) and ``tie_weights=False`` (an output head of
+its own). The defaults give GPT-2.
 """
 
 from __future__ import annotations
@@ -45,6 +55,8 @@ from llmbook.sampling import generate as sampling_generate
 __all__ = [
     "GPTConfig",
     "KVCache",
+    "RMSNorm",
+    "Rotary",
     "CausalSelfAttention",
     "MLP",
     "Block",
@@ -57,6 +69,10 @@ __all__ = [
 # ---------------------------------------------------------------------------
 # The model
 # ---------------------------------------------------------------------------
+
+_NORMS = ("layer", "rms")
+_POSITIONS = ("learned", "rotary")
+_MLPS = ("gelu", "relu2", "swiglu")
 
 
 @dataclass(frozen=True)
@@ -71,6 +87,20 @@ class GPTConfig:
         n_embd: model width ``C`` (size of every token's vector).
         dropout: dropout probability used in training (0 disables it).
         bias: whether linear layers and layer norms have bias terms.
+        norm: ``"layer"`` (layer normalisation, GPT-2) or ``"rms"`` (RMSNorm:
+            divide by the root mean square, learned gain, no bias).
+        position: ``"learned"`` (a learned vector per absolute position,
+            added to the token embedding, GPT-2) or ``"rotary"`` (rotary
+            position embeddings: queries and keys are rotated by angles
+            proportional to their position; needs an even head size).
+        mlp: the feed-forward network: ``"gelu"`` (``C -> 4C -> GELU -> C``,
+            GPT-2), ``"relu2"`` (the same with ``relu(z)**2``) or
+            ``"swiglu"`` (``W_down(SiLU(W_gate x) * W_up x)`` with a hidden
+            size of about ``8C/3``, so the parameter count stays about the same).
+        qk_norm: RMS-normalise each head's queries and keys (no gain) before
+            their dot product, which keeps the attention logits bounded.
+        tie_weights: share the output head's matrix with the token embedding.
+        rope_base: the base ``b`` of the rotary angles ``theta_i = b**(-2i/d)``.
     """
 
     vocab_size: int
@@ -80,8 +110,17 @@ class GPTConfig:
     n_embd: int = 128
     dropout: float = 0.0
     bias: bool = True
+    norm: str = "layer"
+    position: str = "learned"
+    mlp: str = "gelu"
+    qk_norm: bool = False
+    tie_weights: bool = True
+    rope_base: float = 10000.0
 
     def __post_init__(self) -> None:
+        for name, allowed in (("norm", _NORMS), ("position", _POSITIONS), ("mlp", _MLPS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
             _checks.positive_int(name, getattr(self, name))
         if self.n_embd % self.n_head != 0:
@@ -91,18 +130,33 @@ class GPTConfig:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.position == "rotary" and self.head_size % 2:
+            raise ValueError(
+                f"rotary position embeddings rotate pairs of dimensions, so the head size "
+                f"n_embd // n_head must be even, got {self.n_embd} // {self.n_head} = {self.head_size}"
+            )
+        if not self.rope_base > 1:
+            raise ValueError(f"rope_base must be greater than 1, got {self.rope_base}")
 
     @property
     def head_size(self) -> int:
         """Dimensions per head, ``n_embd // n_head``."""
         return self.n_embd // self.n_head
 
+    @property
+    def mlp_hidden(self) -> int:
+        """Hidden size of the feed-forward network: ``4C``, or for SwiGLU
+        ``8C/3`` rounded up to a multiple of 8 (three matrices instead of two)."""
+        if self.mlp == "swiglu":
+            return -(-8 * self.n_embd // 3 // 8) * 8
+        return 4 * self.n_embd
+
 
 def count_gpt_parameters(config: GPTConfig) -> int:
     """The number of parameters of ``GPT(config)``, by formula.
 
     With width ``C``, ``L`` layers, vocabulary ``V`` and block size ``N``
-    (all linear layers and layer norms with biases)::
+    (GPT-2's options: all linear layers and layer norms with biases)::
 
         V*C            token embedding (shared with the output head)
       + N*C            position embedding
@@ -110,15 +164,26 @@ def count_gpt_parameters(config: GPTConfig) -> int:
       + 2C             final layer norm
 
     Without biases each block has ``12C^2 + 2C`` (the layer-norm weights) and
-    the final layer norm ``C``.
+    the final layer norm ``C``. The other options change the terms: rotary
+    positions have no parameters (no ``N*C``), an RMSNorm has ``C`` (a gain,
+    no bias), SwiGLU has three ``C x H`` matrices with ``H = mlp_hidden``, and
+    an untied head adds ``V*C``. QK-norm has no parameters.
 
     >>> count_gpt_parameters(GPTConfig(vocab_size=65, block_size=64))
     809856
     """
-    C, L = config.n_embd, config.n_layer
-    per_block = 12 * C * C + (13 * C if config.bias else 2 * C)
-    final_norm = 2 * C if config.bias else C
-    return config.vocab_size * C + config.block_size * C + L * per_block + final_norm
+    C, L, V, H = config.n_embd, config.n_layer, config.vocab_size, config.mlp_hidden
+    b = config.bias
+    norm = C if config.norm == "rms" or not b else 2 * C
+    attention = 4 * C * C + (4 * C if b else 0)
+    if config.mlp == "swiglu":
+        mlp = 3 * C * H + (2 * H + C if b else 0)
+    else:
+        mlp = 2 * C * H + (H + C if b else 0)
+    embeddings = V * C * (1 if config.tie_weights else 2)
+    if config.position == "learned":
+        embeddings += config.block_size * C
+    return embeddings + L * (attention + mlp + 2 * norm) + norm
 
 
 class KVCache:
@@ -150,6 +215,56 @@ class KVCache:
         return k, v
 
 
+class RMSNorm(nn.Module):
+    """RMSNorm: ``g * x / sqrt(mean(x**2) + eps)`` over the last dimension.
+
+    Unlike layer normalisation it does not subtract the mean and has no bias
+    (chapter 13 checks the formula against SmolLM2's module).
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
+
+
+def _norm(config: GPTConfig) -> nn.Module:
+    """The normalisation layer the config asks for."""
+    if config.norm == "rms":
+        return RMSNorm(config.n_embd)
+    return nn.LayerNorm(config.n_embd, bias=config.bias)
+
+
+class Rotary(nn.Module):
+    """Rotary position embeddings (RoPE): rotate pairs of dimensions by ``position * theta_i``.
+
+    For a head of size ``d``, dimension ``i`` and dimension ``i + d/2`` form
+    a pair (the "half-split" layout of GPT-NeoX and Llama), rotated by the
+    angle ``m * theta_i`` at position ``m``, with ``theta_i = base**(-2i/d)``.
+    The dot product of a query rotated at ``m`` and a key rotated at ``n``
+    then depends on ``m - n`` only. The cosines and sines of every position
+    up to ``block_size`` are computed once, as buffers (not parameters).
+    """
+
+    def __init__(self, head_size: int, block_size: int, base: float = 10000.0) -> None:
+        super().__init__()
+        theta = base ** (-torch.arange(0, head_size, 2, dtype=torch.float32) / head_size)
+        angles = torch.outer(torch.arange(block_size, dtype=torch.float32), theta)  # (N, d/2)
+        self.register_buffer("cos", angles.cos(), persistent=False)
+        self.register_buffer("sin", angles.sin(), persistent=False)
+
+    def forward(self, x: Tensor, start: int = 0) -> Tensor:
+        """Rotate ``x`` of shape ``(B, n_head, T, d)`` whose first position is ``start``."""
+        T = x.shape[-2]
+        cos = self.cos[start : start + T].to(x.dtype)
+        sin = self.sin[start : start + T].to(x.dtype)
+        x1, x2 = x.chunk(2, dim=-1)
+        return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head masked self-attention: each position attends to itself and the past.
 
@@ -164,19 +279,28 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = config.dropout
         self.resid_dropout = nn.Dropout(config.dropout)
+        self.qk_norm = config.qk_norm
+        self.rotary = (Rotary(config.head_size, config.block_size, config.rope_base)
+                       if config.position == "rotary" else None)
 
-    def _heads(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def _heads(self, x: Tensor, start: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+        """Queries, keys and values ``(B, n_head, T, head_size)`` for positions ``start..start+T-1``
+        (after QK-norm and the rotation, when the config asks for them)."""
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         # (B, T, C) -> (B, n_head, T, head_size): every head works on its own slice.
-        return tuple(t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        if self.qk_norm:
+            q, k = F.rms_norm(q, (q.shape[-1],)), F.rms_norm(k, (k.shape[-1],))
+        if self.rotary is not None:  # cached keys are already rotated: new ones start at `start`
+            q, k = self.rotary(q, start), self.rotary(k, start)
+        return q, k, v
 
     def forward(self, x: Tensor, cache: KVCache | None = None) -> Tensor:
         B, T, C = x.shape
-        q, k, v = self._heads(x)
-        past = 0
+        past = cache.length(self.layer) if cache is not None else 0
+        q, k, v = self._heads(x, past)
         if cache is not None:
-            past = cache.length(self.layer)
             k, v = cache.append(self.layer, k, v)
         if past == 0:
             mask, causal = None, True
@@ -203,16 +327,31 @@ class CausalSelfAttention(nn.Module):
 
 
 class MLP(nn.Module):
-    """The position-wise feed-forward network: ``C -> 4C -> GELU -> C``."""
+    """The position-wise feed-forward network: ``C -> 4C -> GELU -> C`` (GPT-2).
+
+    With ``mlp="relu2"`` the activation is ``relu(z)**2``; with
+    ``mlp="swiglu"`` a second projection ``c_gate`` gates the first:
+    ``c_proj(SiLU(c_gate(x)) * c_fc(x))``, with hidden size ``config.mlp_hidden``.
+    """
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.kind = config.mlp
+        hidden = config.mlp_hidden
+        self.c_fc = nn.Linear(config.n_embd, hidden, bias=config.bias)
+        self.c_gate = nn.Linear(config.n_embd, hidden, bias=config.bias) if self.kind == "swiglu" else None
+        self.c_proj = nn.Linear(hidden, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.dropout(self.c_proj(F.gelu(self.c_fc(x))))
+        h = self.c_fc(x)
+        if self.kind == "swiglu":
+            h = F.silu(self.c_gate(x)) * h
+        elif self.kind == "relu2":
+            h = F.relu(h).square()
+        else:
+            h = F.gelu(h)
+        return self.dropout(self.c_proj(h))
 
 
 class Block(nn.Module):
@@ -220,9 +359,9 @@ class Block(nn.Module):
 
     def __init__(self, config: GPTConfig, layer: int = 0) -> None:
         super().__init__()
-        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_1 = _norm(config)
         self.attn = CausalSelfAttention(config, layer)
-        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_2 = _norm(config)
         self.mlp = MLP(config)
 
     def forward(self, x: Tensor, cache: KVCache | None = None) -> Tensor:
@@ -231,7 +370,8 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    """A decoder-only Transformer language model (GPT-2 architecture, any size)."""
+    """A decoder-only Transformer language model (GPT-2 architecture, any size,
+    with the modern options of :class:`GPTConfig`)."""
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
@@ -239,12 +379,15 @@ class GPT(nn.Module):
             raise TypeError(f"GPT expects a GPTConfig, got {type(config).__name__}")
         self.config = config
         self.tok_emb = nn.Embedding(config.vocab_size, config.n_embd)
-        self.pos_emb = nn.Embedding(config.block_size, config.n_embd)
+        # Learned absolute positions (GPT-2); rotary ones live in the attention layers.
+        self.pos_emb = (nn.Embedding(config.block_size, config.n_embd)
+                        if config.position == "learned" else None)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config, i) for i in range(config.n_layer))
-        self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_f = _norm(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self.lm_head.weight = self.tok_emb.weight  # weight tying, as in GPT-2
+        if config.tie_weights:
+            self.lm_head.weight = self.tok_emb.weight  # weight tying, as in GPT-2
         self.apply(self._init_weights)
         # GPT-2: scale the projections that write into the residual stream by
         # 1/sqrt(2 * n_layer), so the stream's variance does not grow with depth.
@@ -294,9 +437,7 @@ class GPT(nn.Module):
         """
         past = len(cache) if cache is not None else 0
         self._check_ids(idx, past)
-        T = idx.shape[1]
-        pos = torch.arange(past, past + T, device=idx.device)
-        x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))
+        x = self.drop(self._embed(idx, past))
         for block in self.blocks:
             x = block(x, cache)
         logits = self.lm_head(self.ln_f(x))
@@ -308,6 +449,13 @@ class GPT(nn.Module):
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.reshape(-1))
         return logits, loss
 
+    def _embed(self, idx: Tensor, past: int = 0) -> Tensor:
+        """Token embeddings, plus the position embeddings of positions ``past..`` if learned."""
+        x = self.tok_emb(idx)
+        if self.pos_emb is not None:
+            x = x + self.pos_emb(torch.arange(past, past + idx.shape[1], device=idx.device))
+        return x
+
     @torch.no_grad()
     def attention_weights(self, idx: Tensor) -> Tensor:
         """Attention maps of every layer and head, shape ``(n_layer, B, n_head, T, T)``.
@@ -316,8 +464,7 @@ class GPT(nn.Module):
         position ``j <= i`` (the rows sum to 1).
         """
         self._check_ids(idx)
-        pos = torch.arange(idx.shape[1], device=idx.device)
-        x = self.tok_emb(idx) + self.pos_emb(pos)
+        x = self._embed(idx)
         maps = []
         for block in self.blocks:
             maps.append(block.attn.weights(block.ln_1(x)))
@@ -345,10 +492,10 @@ class GPT(nn.Module):
 
         With ``use_kv_cache`` the keys and values of earlier positions are
         kept, so each step processes only the newest token; the tokens are
-        the same as when the whole prefix is recomputed. Because position
-        embeddings are absolute, once the sequence outgrows ``block_size``
-        the window slides, every cached position changes, and the cache is
-        rebuilt at each step.
+        the same as when the whole prefix is recomputed. Once the sequence
+        outgrows ``block_size`` the window slides, every cached position
+        changes (learned or rotary, positions count from the window's
+        start), and the cache is rebuilt at each step.
 
         Raises:
             ValueError: if ``idx`` is empty, ``max_new_tokens < 0``,

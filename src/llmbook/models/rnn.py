@@ -10,12 +10,12 @@ Also here:
 
 * :func:`lstm_param_count` -- the parameter formula ``4 * (h * (d + h) + h)``;
 * :class:`WordLSTM` and :class:`CharLSTM` -- the PyTorch language models of the
-  book (S1's word model: ``Embedding(V, 100) -> LSTM(256) -> Linear(V)``);
+  book (the Aesop word model: ``Embedding(V, 100) -> LSTM(256) -> Linear(V)``);
 * :func:`input_gradient_norms` -- the vanishing-gradient experiment: how much
   the last output depends on the input ``k`` steps back;
 * :func:`save_word_checkpoint` / :func:`load_word_checkpoint` -- a small,
   framework-neutral ``.npz`` checkpoint (weights in float16 plus the
-  vocabulary) that both the PyTorch and the Keras version of S1's model load.
+  vocabulary) that both the PyTorch and the Keras version of the Aesop word model load.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ __all__ = [
     "CharLSTM",
     "input_gradient_norms",
     "set_forget_bias",
-    "s1_parameter_table",
+    "word_lstm_parameter_table",
     "seed_window",
     "generate_words",
     "top_words",
@@ -234,11 +234,11 @@ def lstm_param_count(input_size: int, hidden_size: int, biases: int = 1) -> int:
 
 
 class WordLSTM(nn.Module):
-    """S1's word-level model in PyTorch: ``Embedding(V, 100) -> LSTM(256) -> Linear(V)``.
+    """The Aesop word-level model in PyTorch: ``Embedding(V, 100) -> LSTM(256) -> Linear(V)``.
 
     ``forward`` takes token ids of shape (batch, time) and returns the logits of
     the next token after the *last* position, shape (batch, V) -- one
-    prediction per window, as in S1. Use ``torch.softmax`` for probabilities
+    prediction per window, as in the course's Aesop slides. Use ``torch.softmax`` for probabilities
     (Keras puts the softmax inside the model; PyTorch's ``cross_entropy``
     wants logits).
     """
@@ -263,7 +263,7 @@ class WordLSTM(nn.Module):
 class CharLSTM(nn.Module):
     """A character-level LSTM language model: ``Embedding -> LSTM x layers -> Linear``.
 
-    Unlike :class:`WordLSTM` it predicts at *every* position (S3's recipe):
+    Unlike :class:`WordLSTM` it predicts at *every* position (the TensorFlow tutorial's recipe):
     ``forward(ids, state)`` returns logits of shape (batch, time, V) and the
     final ``(h, c)`` so that generation can carry the state forward.
     """
@@ -283,15 +283,15 @@ class CharLSTM(nn.Module):
         return self.dense(out), state
 
 
-def s1_parameter_table(vocab_size: int, embedding_dim: int = 100, hidden_size: int = 256) -> dict[str, int]:
-    """Parameters of each layer of S1's model ``Embedding -> LSTM -> Dense`` (and the total).
+def word_lstm_parameter_table(vocab_size: int, embedding_dim: int = 100, hidden_size: int = 256) -> dict[str, int]:
+    """Parameters of each layer of the Aesop word model ``Embedding -> LSTM -> Dense`` (and the total).
 
     ``Embedding``: one vector of ``d`` numbers per word, ``V * d``.
     ``LSTM``: :func:`lstm_param_count` (one bias per gate, as in Keras).
     ``Dense``: a weight from each of the ``h`` hidden units to each of the ``V``
     words, plus one bias per word, ``h * V + V``.
 
-    >>> s1_parameter_table(4169)
+    >>> word_lstm_parameter_table(4169)
     {'Embedding': 416900, 'LSTM': 365568, 'Dense': 1071433, 'Total': 1853901}
     """
     _checks.positive_int("vocab_size", vocab_size)
@@ -365,7 +365,7 @@ def seed_window(seed: str | Sequence[str], tokens: Sequence[str], context: int =
 
     ``seed`` is a standardised string (words and punctuation separated by
     spaces, e.g. ``"the frog went to"``) or a list of tokens; ``tokens`` is the
-    vocabulary (id -> token, with ``|||||`` at id 1). S1 pads the start of the
+    vocabulary (id -> token, with ``|||||`` at id 1). The course pads the start of the
     text with the seed marker, so a short seed looks like the beginning of a
     story.
 
@@ -402,7 +402,7 @@ def top_words(probs: np.ndarray, tokens: Sequence[str], k: int = 10) -> list[tup
 def generate_words(next_probs, tokens: Sequence[str], seed: str | Sequence[str], n_words: int,
                    temperature: float = 1.0, context: int = 20, seed_rng: int | None = 0,
                    stop_at_marker: bool = False) -> list[str]:
-    """Generate ``n_words`` words after ``seed``, S1's way.
+    """Generate ``n_words`` words after ``seed``, the way the Aesop slides do.
 
     At each step, ``next_probs(window)`` (a function from an int array of shape
     ``(context,)`` to the probabilities of the next word, e.g. a wrapper
@@ -451,7 +451,7 @@ def tokens_per_second(step, tokens_per_step: int, steps: int = 5, warmup: int = 
 
 
 # --------------------------------------------------------------------------
-# Checkpoints of S1's word model (framework-neutral .npz)
+# Checkpoints of the Aesop word model (framework-neutral .npz)
 # --------------------------------------------------------------------------
 
 #: The package directory that holds the book's shipped checkpoints.
@@ -473,7 +473,7 @@ class CheckpointShapeError(ValueError):
 
 @dataclass
 class WordCheckpoint:
-    """S1's word model at one epoch: vocabulary, weights and training history.
+    """The Aesop word model at one epoch: vocabulary, weights and training history.
 
     ``weights`` uses PyTorch's layout with the two LSTM biases summed into one
     (``lstm_bias``), which is also what Keras keeps; ``history`` maps
@@ -555,7 +555,7 @@ def save_word_checkpoint(path: str | Path, model: WordLSTM, tokens: Sequence[str
     """Save ``model`` with its vocabulary as a compressed ``.npz`` in float16 (half the bytes).
 
     float16 keeps about three significant digits, plenty for generation; the
-    file of S1's model (1.8 million parameters) is about 3.5 MB.
+    file of the Aesop word model (1.8 million parameters) is about 3.5 MB.
     """
     if len(tokens) != model.embedding.num_embeddings:
         raise ValueError(f"{len(tokens)} tokens for a model with vocabulary "

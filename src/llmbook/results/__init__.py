@@ -1,0 +1,1 @@
+"""Benchmark results shipped with the book (JSON written by ``benchmarks/*.py --out``)."""
