@@ -190,18 +190,6 @@ def sft_loss(model: nn.Module, batch: tuple[Tensor, Tensor, Tensor],
                            labels[:, 1:].reshape(-1), ignore_index=IGNORE_INDEX)
 
 
-class _LossModule(nn.Module):
-    """Adapter for :func:`llmbook.train.fit`: ``module(batch)`` is the loss itself."""
-
-    def __init__(self, model: nn.Module, loss_fn: Callable[[nn.Module, Any], Tensor]) -> None:
-        super().__init__()
-        self.model = model
-        self.loss_fn = loss_fn
-
-    def forward(self, batch: Any) -> Tensor:
-        return self.loss_fn(self.model, batch)
-
-
 def train_steps(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Tensor],
                 next_batch: Callable[[], Any], steps: int, lr: float,
                 clip_grad_norm: float = 1.0, progress: bool = True) -> list[float]:
@@ -217,10 +205,8 @@ def train_steps(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Tensor],
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     from llmbook.train import fit
 
-    history = fit(_LossModule(model, loss_fn), lambda: (next_batch(), torch.zeros(())),
-                  optimizer=optimizer, epochs=steps, steps_per_epoch=1,
-                  loss_fn=lambda loss, _: loss, clip_grad_norm=clip_grad_norm,
-                  progress=progress)
+    history = fit(model, next_batch, optimizer=optimizer, epochs=steps, steps_per_epoch=1,
+                  loss_fn=loss_fn, clip_grad_norm=clip_grad_norm, progress=progress)
     model.eval()
     return history.train_loss
 
