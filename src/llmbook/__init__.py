@@ -16,6 +16,12 @@ One module per idea a reader meets, roughly in the order of the book:
 - ``keras_models``: the TensorFlow/Keras reproductions;
 - ``sampling``: temperature, greedy, top-k, top-p and generation;
 - ``pretrained``: real pretrained models, offline and from the hub.
+- ``lora``: low-rank adapters for fine-tuning, from scratch;
+- ``sft``: supervised instruction tuning (chat template, response-only labels);
+- ``dpo``: preference tuning (DPO loss, a Bradley–Terry reward model, best-of-n);
+- ``evaluation``: scoring language models (bits per character, multiple choice);
+- ``distributed``: data parallelism across processes, from scratch and with DDP;
+- ``scaling``: training memory arithmetic, power-law fits, scaling families.
 
 Around them, the tools the chapters use:
 

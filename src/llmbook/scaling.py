@@ -36,7 +36,7 @@ from llmbook.devices import bf16_supported
 from llmbook.devices import device as default_device
 from llmbook.models.gpt import GPT, GPTConfig, count_gpt_parameters
 from llmbook.nn_basics import count_parameters
-from llmbook.gpt_train import BOOK_MODEL, BOOK_TRAIN, TrainConfig, TrainResult, estimate_loss, train_gpt
+from llmbook.gpt_train import GPT2_BOOK_MODEL, GPT2_BOOK_TRAIN, TrainConfig, TrainResult, estimate_loss, train_gpt
 from llmbook.progress import progress_bar
 
 __all__ = [
@@ -288,7 +288,7 @@ class FamilyMember:
 
     def config(self, vocab_size: int) -> GPTConfig:
         """The GPT configuration: chapter 11's model with this depth, width and heads."""
-        return GPTConfig(vocab_size=vocab_size, **{**BOOK_MODEL, "n_layer": self.n_layer,
+        return GPTConfig(vocab_size=vocab_size, **{**GPT2_BOOK_MODEL, "n_layer": self.n_layer,
                                                    "n_head": self.n_head, "n_embd": self.n_embd})
 
 
@@ -299,9 +299,9 @@ SCALING_FAMILY = (FamilyMember(4, 2, 24), FamilyMember(4, 2, 32), FamilyMember(4
 
 
 def tokens_per_parameter(vocab_size: int = 65) -> float:
-    """Training tokens per non-embedding parameter of chapter 11's run (its recipe ``BOOK_TRAIN``)."""
-    config = GPTConfig(vocab_size=vocab_size, **BOOK_MODEL)
-    tokens = BOOK_TRAIN.max_iters * BOOK_TRAIN.batch_size * config.block_size
+    """Training tokens per non-embedding parameter of chapter 11's run (its recipe ``GPT2_BOOK_TRAIN``)."""
+    config = GPTConfig(vocab_size=vocab_size, **GPT2_BOOK_MODEL)
+    tokens = GPT2_BOOK_TRAIN.max_iters * GPT2_BOOK_TRAIN.batch_size * config.block_size
     return tokens / non_embedding_parameters(config)
 
 
@@ -352,9 +352,9 @@ def train_family(
     for member in bar:
         config = member.config(vocab_size)
         n = non_embedding_parameters(config)
-        tokens_per_iter = BOOK_TRAIN.batch_size * config.block_size
+        tokens_per_iter = GPT2_BOOK_TRAIN.batch_size * config.block_size
         iters = max(2, round(tokens_per_param * n / tokens_per_iter))
-        cfg = dataclasses.replace(BOOK_TRAIN, max_iters=iters, warmup_iters=max(1, round(0.05 * iters)),
+        cfg = dataclasses.replace(GPT2_BOOK_TRAIN, max_iters=iters, warmup_iters=max(1, round(0.05 * iters)),
                                   eval_interval=iters, eval_iters=2)
         _, result, final = train_recipe(config, cfg, train_ids, val_ids, device=device, progress=False)
         rows.append({"model": member.name, "layers": member.n_layer, "width": member.n_embd,
