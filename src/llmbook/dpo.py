@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from llmbook._checks import positive_int
 from llmbook.devices import device_of
 from llmbook.sft import IGNORE_INDEX, Example, collate, encode_example, render_prompt
 
@@ -95,8 +96,7 @@ def pair_batches(encoded: Sequence[Any], batch_size: int, pad_id: int,
     """
     if not encoded:
         raise ValueError("the preference data set is empty")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    positive_int("batch_size", batch_size)
     generator = torch.Generator().manual_seed(seed)
     order: list[int] = []
 

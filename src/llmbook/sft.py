@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from llmbook.illustrations.dates import make_pairs
+from llmbook._checks import positive_int
 from llmbook.devices import device_of
 
 __all__ = [
@@ -157,8 +158,7 @@ def batch_sampler(encoded: Sequence[tuple[list[int], list[int]]], batch_size: in
     """
     if not encoded:
         raise ValueError("the data set is empty")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    positive_int("batch_size", batch_size)
     rng = random.Random(seed)
     order: list[int] = []
 
