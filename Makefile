@@ -1,5 +1,6 @@
 # The book's two commands (see README):
-#   make book   build the executed book into _build/html
+#   make book   build the executed book into _build/html (English) and
+#               _build/html/ja (Japanese, from locales/ja, reusing the execution)
 #   make test   run every test: unit tests, chapter checks, nbval, book build
 # Both create .venv and install everything they need on first use.
 
@@ -21,12 +22,13 @@ export PYTHONHASHSEED := 0
 # TensorFlow: quiet start-up logs; torch and TF share 2 cores politely.
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help setup system sync book book-force chapter test unit nbval browser freeze clean
+.PHONY: help setup system sync book book-ja book-force chapter i18n test unit nbval browser freeze clean
 
 help:
-	@echo "make book   - build the executed book into _build/html (cached execution)"
+	@echo "make book   - build the executed book into _build/html and _build/html/ja (cached execution)"
 	@echo "make test   - unit tests, chapter checks, nbval over chapters/*.ipynb, book build with -W"
-	@echo "make sync   - regenerate set-up cells and the chapters' .ipynb pairs"
+	@echo "make sync   - regenerate set-up cells, the chapters' .ipynb pairs and the Japanese notebooks"
+	@echo "make i18n   - merge changed English messages into locales/ja (after make book), then report what needs translating"
 	@echo "make chapter NAME=09_attention - build one chapter (with intro, glossary, bibliography) into _build/one/NAME"
 	@echo "make clean  - remove _build"
 
@@ -52,16 +54,34 @@ system:
 
 sync: $(STAMP)
 	$(BIN)/python tools/chapters.py sync
+	$(BIN)/python tools/i18n.py notebooks
 
 book: $(STAMP)
 	$(JB) build . -W -n --keep-going
+	$(MAKE) --no-print-directory book-ja
 
-# A fresh execution of every chapter, whatever the cache holds.
+# The Japanese edition: the same pages with the translations of locales/ja,
+# the outputs read from the English build's execution cache (nothing runs
+# again), copied into _build/html/ja.
+book-ja: $(STAMP)
+	$(BIN)/python tools/i18n.py config ja >/dev/null
+	$(JB) build . --config _build/_config.ja.yml --path-output _build/ja -W -n --keep-going
+	rm -rf _build/html/ja && cp -r _build/ja/_build/html _build/html/ja
+
+# A fresh execution of every chapter, whatever the cache held: the cache is
+# emptied, the English build executes every chapter into it once, and the
+# Japanese build reuses it.
 book-force: $(STAMP)
-	mkdir -p _build
-	sed -e 's/^\(  *execute_notebooks:\).*/\1 force/' \
-	    -e 's|^\(  *llmbook_html_fixes:\) _ext$$|\1 $(CURDIR)/_ext|' _config.yml > _build/_config.force.yml
+	rm -rf _build/.jupyter_cache
+	$(BIN)/python tools/i18n.py config force >/dev/null
 	$(JB) build . --config _build/_config.force.yml -W -n --keep-going
+	$(MAKE) --no-print-directory book-ja
+
+# After editing English prose: merge the changed messages into the Japanese
+# catalogues (a changed message becomes fuzzy), then list what to translate.
+i18n: $(STAMP)
+	$(BIN)/python tools/i18n.py update
+	$(BIN)/python tools/i18n.py check || true
 
 # One chapter alone, for writing it: a table of contents with just that
 # chapter and the reference pages, built into its own folder.
@@ -81,6 +101,7 @@ unit: $(STAMP)
 browser: $(STAMP) system
 	$(BIN)/python tools/external_links.py
 	$(BIN)/python -m pytest tests/browser
+	LLMBOOK_HTML_DIR=_build/html/ja $(BIN)/python -m pytest tests/browser
 
 nbval: $(STAMP)
 	LLMBOOK_QUICK=1 $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=1800 -p no:cacheprovider chapters
@@ -91,6 +112,7 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory unit && \
 	$(MAKE) --no-print-directory nbval && \
 	$(MAKE) --no-print-directory book-force && \
+	$(BIN)/python tools/i18n.py check --extracted && \
 	$(MAKE) --no-print-directory browser && \
 	echo "make test: all stages passed in $$(( $$(date +%s) - start )) s"
 

@@ -7,6 +7,10 @@ script is ``const THEBE_JS_URL = ...``, and declaring a ``const`` twice is a
 JavaScript error in every reader's console (the browser tests catch it). This
 extension drops exact duplicates from each page's scripts.
 
+It also links every page to the same page in the book's other edition: the
+English book is built into ``_build/html`` and the Japanese one (built with
+``llmbook_language = "ja"``, see ``tools/i18n.py``) into ``_build/html/ja``.
+
 Enabled in ``_config.yml``::
 
     sphinx:
@@ -36,6 +40,42 @@ def drop_duplicate_scripts(app: Any, pagename: str, templatename: str,
     scripts[:] = unique
 
 
+#: The other edition of each edition: (its folder relative to the English
+#: root, the link's text, its tooltip).
+OTHER_EDITION = {
+    "en": ("ja/", "日本語", "このページを日本語で読む"),
+    "ja": ("", "English", "Read this page in English"),
+}
+
+
+def other_edition_url(pagename: str, language: str) -> str:
+    """The relative URL of the same page in the other edition.
+
+    >>> other_edition_url("chapters/09_attention", "en")
+    '../ja/chapters/09_attention.html'
+    >>> other_edition_url("intro", "ja")
+    '../intro.html'
+    """
+    folder = OTHER_EDITION[language][0]
+    up = "../" * (pagename.count("/") + (1 if language == "ja" else 0))
+    return f"{up}{folder}{pagename}.html"
+
+
+def link_other_edition(app: Any, pagename: str, templatename: str,
+                       context: dict[str, Any], doctree: Any) -> None:
+    """Put a link to the same page in the other language at the top of the page."""
+    language = app.config.llmbook_language
+    if language not in OTHER_EDITION or "body" not in context:
+        return
+    _, text, tooltip = OTHER_EDITION[language]
+    link = (f'<p class="llmbook-other-edition" style="text-align: right; font-size: 0.9em; margin: 0;"><a href="{other_edition_url(pagename, language)}" '
+            f'hreflang="{"ja" if language == "en" else "en"}" title="{tooltip}">'
+            f'<i class="fas fa-language"></i> {text}</a></p>\n')
+    context["body"] = link + context["body"]
+
+
 def setup(app: Any) -> dict[str, Any]:
+    app.add_config_value("llmbook_language", "en", "html")
     app.connect("html-page-context", drop_duplicate_scripts)
+    app.connect("html-page-context", link_other_edition)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -32,3 +32,22 @@ def test_pages_without_scripts_are_left_alone() -> None:
     context: dict[str, object] = {}
     llmbook_html_fixes.drop_duplicate_scripts(None, "intro", "page.html", context, None)
     assert context == {}
+
+
+def test_every_page_links_to_the_same_page_in_the_other_edition() -> None:
+    assert llmbook_html_fixes.other_edition_url("intro", "en") == "ja/intro.html"
+    assert llmbook_html_fixes.other_edition_url("chapters/09_attention", "en") == "../ja/chapters/09_attention.html"
+    assert llmbook_html_fixes.other_edition_url("intro", "ja") == "../intro.html"
+    assert llmbook_html_fixes.other_edition_url("chapters/09_attention", "ja") == "../../chapters/09_attention.html"
+
+
+def test_the_other_edition_link_leads_the_page_body() -> None:
+    class App:
+        class config:  # noqa: N801 - stands in for Sphinx's config object
+            llmbook_language = "ja"
+
+    context = {"body": "<h1>アテンション</h1>"}
+    llmbook_html_fixes.link_other_edition(App, "chapters/09_attention", "page.html", context, None)
+    assert context["body"].startswith('<p class="llmbook-other-edition"')
+    assert 'href="../../chapters/09_attention.html" hreflang="en"' in context["body"]
+    assert context["body"].endswith("<h1>アテンション</h1>")

@@ -134,7 +134,10 @@ def write_config(kind: str) -> Path:
     options = sphinx.setdefault("config", {})
     cache = str(BUILD / ".jupyter_cache")
     if kind == "gettext":
-        config["execute"]["execute_notebooks"] = "off"
+        # Figure captions and alt text live in the outputs' metadata: read
+        # them from the execution cache of the last build.
+        config["execute"]["execute_notebooks"] = "cache"
+        config["execute"]["cache"] = cache
         options.update(gettext_compact=False, gettext_uuid=False, gettext_location=False,
                        gettext_additional_targets=[])
     elif kind == "ja":
@@ -189,7 +192,11 @@ def write(catalogue: Catalog, path: Path) -> None:
 
 
 def extract() -> None:
-    """Run Sphinx's gettext builder (nothing is executed) into ``_build/i18n``."""
+    """Run Sphinx's gettext builder into ``_build/i18n``, reading outputs (and
+    so figure captions and alt text) from the English build's execution cache."""
+    if not (BUILD / ".jupyter_cache").is_dir():
+        raise SystemExit("no execution cache in _build/.jupyter_cache: run `make book` first, so that "
+                         "figure captions and alt text, which live in the outputs, are extracted too")
     config = write_config("gettext")
     subprocess.run([str(JB), "build", str(ROOT), "--config", str(config), "--builder", "custom",
                     "--custom-builder", "gettext", "--path-output", str(BUILD / "i18n"), "--quiet"],
@@ -255,6 +262,18 @@ def problems(page: str) -> list[Problem]:
                 found.append(Problem(page, "markup differs", message.id,
                                      f"missing: {missing}; added: {extra}"))
     return found
+
+
+def stale(page: str) -> list[Problem]:
+    """Messages of the page's freshly extracted template missing from its
+    catalogue (English changed or added without ``update``), and catalogue
+    messages the English no longer has."""
+    with (POT_DIR / f"{page}.pot").open("rb") as handle:
+        wanted = {m.id for m in read_po(handle) if m.id}
+    path = catalogue_path(page)
+    have = {m.id for m in read(path) if m.id} if path.exists() else set()
+    return ([Problem(page, "not in the catalogue (run tools/i18n.py update)", m) for m in sorted(wanted - have)]
+            + [Problem(page, "no longer in the English (run tools/i18n.py update)", m) for m in sorted(have - wanted)])
 
 
 def stats() -> list[tuple[str, int, int, int]]:
@@ -336,48 +355,76 @@ def _flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def translate_block(block: str, table: dict[str, str]) -> str:
+FENCE = re.compile(r"^(\s*)(`{3,}|:{3,})(.*)$")
+ITEM = re.compile(r"^(\s*(?:[-*+]|\d+\.)\s+)(.*)$", re.S)
+
+
+def translate_block(block: str, table: dict[str, str], misses: list[str] | None = None) -> str:
     """Translate one markdown block with a page's catalogue.
 
     A heading, a paragraph, a list item or a table cell is looked up with its
-    lines joined (as Sphinx extracts it); fenced directives are translated
-    line group by line group inside. What is not found stays English."""
-    if not block.strip():
-        return block
-    fence = re.match(r"^(\s*)(`{3,}|:{3,})(.*)$", block.split("\n")[0])
+    lines joined (as Sphinx extracts it); a directive's body is translated
+    block by block inside its fences, its options kept. What is not found
+    stays English and, if it has prose, is appended to ``misses``."""
+    misses = [] if misses is None else misses
+
+    def miss(text: str) -> str:
+        if has_prose(text):
+            misses.append(text)
+        return text
+
+    if not block.strip() or block.lstrip().startswith("$$"):
+        return block  # nothing, or a display equation
+    lines = block.split("\n")
+    if re.fullmatch(r"\([^()\s]+\)=", lines[0].strip()) and len(lines) > 1:  # a label, then what it labels
+        return lines[0] + "\n" + translate_block("\n".join(lines[1:]), table, misses)
+    fence = FENCE.match(lines[0])
     if fence:
-        lines = block.split("\n")
+        if not fence.group(3).strip().startswith("{") or len(lines) < 2:
+            return block  # a plain code block: nothing to translate
         head, body, tail = lines[0], lines[1:-1], lines[-1]
         options = []
-        while body and re.match(r"^\s*:\w[\w-]*:", body[0]):
+        while body and re.match(r"^\s*:[\w-]+:", body[0]):
             options.append(body.pop(0))
-        inner = "\n".join(translate_block(b, table) for b in _blocks("\n".join(body)))
-        title = fence.group(3)
-        directive = re.match(r"^\{[\w:-]+\}\s*(.*)$", title.strip())
-        if directive and directive.group(1) and _flat(directive.group(1)) in table:
-            head = head.replace(directive.group(1), table[_flat(directive.group(1))])
-        return "\n".join([head, *options, inner, tail]) if body or options else block
+        inner = "\n".join(translate_block(b, table, misses) for b in _blocks("\n".join(body)))
+        title = re.match(r"^\{[\w:-]+\}\s*(.*)$", fence.group(3).strip())
+        argument = title.group(1) if title else ""
+        if argument and not re.fullmatch(r"[\w:-]+", argument):  # a title, not a label
+            head = head.replace(argument, table.get(_flat(argument)) or miss(argument))
+        return "\n".join([head, *options, *([inner] if body else []), tail])
     heading = re.match(r"^(#+\s+)(.*)$", block)
-    if heading and "\n" not in block:
-        return heading.group(1) + table.get(_flat(heading.group(2)), heading.group(2))
+    if heading and len(lines) == 1:
+        return heading.group(1) + (table.get(_flat(heading.group(2))) or miss(heading.group(2)))
     key = _flat(block)
     if key in table:
         return table[key]
-    item = re.match(r"^(\s*(?:[-*+]|\d+\.)\s+)(.*)$", block, re.S)
-    if item:
+    if ITEM.match(block):
         items = re.split(r"\n(?=\s*(?:[-*+]|\d+\.)\s)", block)
         if len(items) > 1:
-            return "\n".join(translate_block(i, table) for i in items)
+            return "\n".join(translate_block(i, table, misses) for i in items)
+        item = ITEM.match(block)
         body = _flat(item.group(2))
-        return item.group(1) + table[body] if body in table else block
+        return item.group(1) + table[body] if body in table else miss(block)
     if block.lstrip().startswith("|"):
         rows = []
-        for row in block.split("\n"):
+        for row in lines:
             cells = row.split("|")
-            rows.append("|".join(f" {table[c.strip()]} " if c.strip() in table else c for c in cells))
+            rows.append("|".join(
+                f" {table[c.strip()]} " if c.strip() in table else (miss(c) if c.strip() else c) for c in cells))
         return "\n".join(rows)
-    caption = re.match(r"^(\S+:\s*)(.*)$", block)
-    return block if not caption else block
+    return miss(block)
+
+
+def untranslated_blocks(page: str) -> list[str]:
+    """The prose of a chapter's markdown cells that its catalogue does not translate."""
+    misses: list[str] = []
+    notebook = nbformat.read(ROOT / f"{page}.ipynb", as_version=4)
+    table = translations(page)
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for block in _blocks(cell.source):
+                translate_block(block, table, misses)
+    return misses
 
 
 def japanese_notebook(page: str) -> nbformat.NotebookNode:
@@ -423,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("update", help="extract messages and merge them into the catalogues")
     check = sub.add_parser("check", help="report untranslated, fuzzy or damaged messages")
     check.add_argument("pages", nargs="*", help="pages to check (default: all)")
+    check.add_argument("--extracted", action="store_true",
+                       help="also extract the English messages afresh and compare (needs `make book` first)")
     sub.add_parser("stats", help="messages translated per page")
     config = sub.add_parser("config", help="write a derived Jupyter Book configuration")
     config.add_argument("kind", choices=["gettext", "ja", "force"])
@@ -437,7 +486,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "update":
         update()
     elif args.command == "check":
-        found = [p for page in (args.pages or pages()) for p in problems(page)]
+        if args.extracted:
+            extract()
+        found = [p for page in (args.pages or pages())
+                 for p in problems(page) + (stale(page) if args.extracted else [])]
         for problem in found:
             print(problem)
         print(f"{len(found)} problem(s)")

@@ -222,11 +222,13 @@ def check_math(page: Page) -> list[str]:
     return problems
 
 
-def colab_url(repository_url: str, chapter: str, branch: str = "main") -> str:
-    """The Colab link of ``chapters/<chapter>.ipynb`` in a GitHub repository.
+def colab_url(repository_url: str, chapter: str, branch: str = "main", folder: str = "") -> str:
+    """The Colab link of ``<folder>chapters/<chapter>.ipynb`` in a GitHub repository.
 
     >>> colab_url("https://github.com/llmbook/llmbook/", "01_history")
     'https://colab.research.google.com/github/llmbook/llmbook/blob/main/chapters/01_history.ipynb'
+    >>> colab_url("https://github.com/llmbook/llmbook", "01_history", "v1", "locales/ja/notebooks/")
+    'https://colab.research.google.com/github/llmbook/llmbook/blob/v1/locales/ja/notebooks/chapters/01_history.ipynb'
     """
     parts = urlsplit(repository_url)
     if parts.hostname != "github.com":
@@ -234,7 +236,7 @@ def colab_url(repository_url: str, chapter: str, branch: str = "main") -> str:
     path = parts.path.strip("/").removesuffix(".git")
     if path.count("/") != 1:
         raise ValueError(f"expected https://github.com/<owner>/<repo>, got {repository_url!r}")
-    return f"https://colab.research.google.com/github/{path}/blob/{branch}/chapters/{chapter}.ipynb"
+    return f"https://colab.research.google.com/github/{path}/blob/{branch}/{folder}chapters/{chapter}.ipynb"
 
 
 def check_colab(page: Page, expected: str) -> list[str]:

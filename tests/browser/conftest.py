@@ -1,6 +1,7 @@
 """Fixtures of the browser tests: the built book on a local server, and Chromium.
 
-The book is served from ``$LLMBOOK_HTML_DIR`` (default ``_build/html``) by a
+The book is served from ``$LLMBOOK_HTML_DIR`` (default ``_build/html``; the
+Japanese edition is its ``ja/`` folder, tested with ``LLMBOOK_EDITION=ja``) by a
 ``http.server`` on 127.0.0.1 (a random free port, in a thread) and visited by
 Debian's Chromium (``/usr/bin/chromium``, or ``$LLMBOOK_CHROMIUM``), driven
 headless by Playwright -- never a browser downloaded by ``playwright install``.
@@ -35,12 +36,33 @@ def html_dir() -> Path:
     return Path(os.environ.get("LLMBOOK_HTML_DIR") or ROOT / "_build" / "html").resolve()
 
 
+def edition() -> str:
+    """The edition under test: ``en`` (default) or ``ja`` (``$LLMBOOK_EDITION``)."""
+    value = os.environ.get("LLMBOOK_EDITION") or "en"
+    if value not in ("en", "ja"):
+        raise ValueError(f"LLMBOOK_EDITION must be en or ja, not {value!r}")
+    return value
+
+
+def edition_prefix() -> str:
+    """Where the edition's pages lie inside the served folder: ``""`` or ``"ja/"``."""
+    return "" if edition() == "en" else f"{edition()}/"
+
+
+def executed_dir() -> Path:
+    """The executed notebooks the edition's build kept (``jupyter_execute``)."""
+    build = html_dir().parent
+    return build / "jupyter_execute" if edition() == "en" else build / edition() / "_build" / "jupyter_execute"
+
+
 def screenshots() -> Path:
-    """Where page screenshots go: ``$LLMBOOK_SCREENSHOT_DIR`` or ``<html>/../screenshots``.
+    """Where page screenshots go: ``$LLMBOOK_SCREENSHOT_DIR`` or ``<html>/../screenshots``
+    (``.../screenshots/ja`` for the Japanese edition).
 
     With the default ``_build/html`` that is ``_build/screenshots``.
     """
-    return Path(os.environ.get("LLMBOOK_SCREENSHOT_DIR") or html_dir().parent / "screenshots")
+    default = html_dir().parent / "screenshots" / edition_prefix()
+    return Path(os.environ.get("LLMBOOK_SCREENSHOT_DIR") or default)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -97,8 +119,8 @@ class Server:
 
 @pytest.fixture(scope="session")
 def book_dir() -> Path:
-    """The built book's folder; fails with what to do when it is not there."""
-    path = html_dir()
+    """The built edition's folder; fails with what to do when it is not there."""
+    path = html_dir() / edition_prefix()
     if not (path / "index.html").is_file():
         pytest.fail(
             f"The built book is missing: {path / 'index.html'} does not exist. "
@@ -111,9 +133,10 @@ def book_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def book_url(book_dir: Path) -> Iterator[str]:
-    """URL of the built book, served on 127.0.0.1."""
-    server = Server(book_dir)
-    yield server.url
+    """URL of the built edition, served on 127.0.0.1 (both editions are served,
+    so that the links between them can be followed)."""
+    server = Server(html_dir())
+    yield server.url + edition_prefix()
     server.close()
 
 

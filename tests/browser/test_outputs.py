@@ -12,18 +12,18 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import html_dir
+from conftest import executed_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 import output_checks as oc  # noqa: E402  (tools/output_checks.py)
 
 
 def test_the_build_kept_its_executed_notebooks() -> None:
-    executed = list((html_dir().parent / "jupyter_execute" / "chapters").glob("*.ipynb"))
-    assert executed, f"no executed notebooks next to {html_dir()}: run `make book` first"
+    executed = list((executed_dir() / "chapters").glob("*.ipynb"))
+    assert executed, f"no executed notebooks in {executed_dir()}: run `make book` first"
 
 
-@pytest.mark.parametrize("ipynb", sorted((html_dir().parent / "jupyter_execute" / "chapters").glob("*.ipynb")),
+@pytest.mark.parametrize("ipynb", sorted((executed_dir() / "chapters").glob("*.ipynb")),
                          ids=lambda p: p.stem)
 def test_outputs_are_for_readers(ipynb: Path) -> None:
     bad = oc.output_problems(nbformat.read(ipynb, as_version=4))

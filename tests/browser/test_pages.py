@@ -26,6 +26,7 @@ from bs4 import BeautifulSoup
 from playwright.sync_api import Browser
 
 import book_checks as bc
+from conftest import edition
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from chapters import toc_files  # noqa: E402  (tools/chapters.py)
@@ -59,7 +60,25 @@ def stem(page: str) -> str:
 
 # --- One visit per page, every check at once ------------------------------------
 
-CHECKS = ("console", "network", "images", "math", "colab", "links", "interactive", "screenshot")
+CHECKS = ("console", "network", "images", "math", "colab", "links", "interactive", "screenshot",
+          "edition")
+
+#: Where the Colab notebooks of each edition lie in the repository.
+NOTEBOOK_FOLDER = {"en": "", "ja": "locales/ja/notebooks/"}
+#: The other edition's link (``_ext/llmbook_html_fixes.py``) and where it leads.
+OTHER_EDITION = {"en": ("日本語", "ja/"), "ja": ("English", "")}
+
+
+def check_other_edition(page: bc.Page, page_name: str) -> list[str]:
+    """The page links to the same page in the other edition."""
+    text, folder = OTHER_EDITION[edition()]
+    links = page.eval_on_selector_all("a", "els => els.map(e => [e.textContent.trim(), e.href])")
+    here = "ja/" if edition() == "ja" else ""
+    root = page.url.split("#")[0].removesuffix(f"{here}{page_name}.html")
+    wanted = f"{root}{folder}{page_name}.html"
+    if not any(t.endswith(text) and href == wanted for t, href in links):
+        return [f"no link '{text}' to {wanted}"]
+    return []
 
 
 @dataclass
@@ -103,7 +122,9 @@ def visit(book_dir: Path, book_url: str, browser: Browser,
             p["images"] = _run(bc.check_images, page)
             p["math"] = _run(bc.check_math, page)
             if page_name.startswith("chapters/"):
-                p["colab"] = _run(bc.check_colab, page, bc.colab_url(repo_url, stem(page_name), branch))
+                p["colab"] = _run(bc.check_colab, page, bc.colab_url(
+                    repo_url, stem(page_name), branch, NOTEBOOK_FOLDER[edition()]))
+            p["edition"] = _run(check_other_edition, page, page_name)
             p["links"] = _run(bc.check_internal_links, page, link_cache)
             result.screenshot = screenshot_dir / f"{stem(page_name)}.png"
             p["screenshot"] = _run(_screenshot, page, result.screenshot)
@@ -168,8 +189,13 @@ def test_internal_links_resolve(visit: Callable[[str], Visit], page: str) -> Non
 @pytest.mark.parametrize("page", CHAPTERS)
 def test_colab_button_opens_this_chapter(visit: Callable[[str], Visit], page: str) -> None:
     assert_clean(visit(page), "colab")
-    notebook = ROOT / f"{page}.ipynb"
+    notebook = ROOT / f"{NOTEBOOK_FOLDER[edition()]}{page}.ipynb"
     assert notebook.is_file(), f"the Colab button opens {notebook.name}, which is not in the repository"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_links_to_the_other_edition(visit: Callable[[str], Visit], page: str) -> None:
+    assert_clean(visit(page), "edition")
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -182,15 +208,17 @@ def test_screenshot_saved(visit: Callable[[str], Visit], page: str) -> None:
 
 
 def search_word(html: Path) -> str:
-    """A distinctive word of a chapter: the longest word of its first paragraphs."""
+    """A distinctive word of a chapter: the longest word of its first paragraphs
+    (in the Japanese edition, the longest run of katakana)."""
     soup = BeautifulSoup(html.read_text(encoding="utf-8"), "html.parser")
     article = soup.select_one("article.bd-article") or soup
     for code in article.select("code, pre, .math, .cell"):
         code.decompose()
     text = " ".join(p.get_text(" ") for p in article.find_all("p")[:6])
-    words = sorted(set(re.findall(r"\b[A-Za-z]{6,}\b", text)), key=lambda w: (-len(w), w))
+    pattern = r"\b[A-Za-z]{6,}\b" if edition() == "en" else r"[ァ-ヺー]{4,}"
+    words = sorted(set(re.findall(pattern, text)), key=lambda w: (-len(w), w))
     if not words:
-        pytest.fail(f"{html.name} has no paragraph with a word of six letters or more to search for")
+        pytest.fail(f"{html.name} has no paragraph with a word to search for ({pattern})")
     return words[0].lower()
 
 
