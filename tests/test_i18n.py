@@ -146,3 +146,13 @@ def test_japanese_notebook_prose_is_translated(page: str) -> None:
     left = i18n.untranslated_blocks(page)
     assert not left, f"{page}: {len(left)} markdown block(s) of the Colab notebook stay English:\n" + "\n---\n".join(
         left[:5])
+
+
+def test_equations_stay_identical(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    equation = "\n\\text{bits per character} = \\frac{\\mathrm{NLL}}{N \\ln 2}.\n"
+    assert i18n.is_display_math(equation) and not i18n.has_prose(equation)
+    page = _catalogue(tmp_path, monkeypatch, [(equation, equation.replace("bits per character", "文字あたりビット数"),
+                                               False)])
+    assert [p.kind for p in i18n.problems(page)] == ["equation changed"]
+    page = _catalogue(tmp_path, monkeypatch, [(equation, equation, False)])
+    assert i18n.problems(page) == []
