@@ -28,7 +28,7 @@ def test_smoke_run_writes_the_results(tmp_path: Path, monkeypatch: pytest.Monkey
     script.main([str(out), "--smoke", "--device", "cpu"])
     results = json.loads(out.read_text())
     assert results["smoke"] is True and results["device_type"] == "cpu"
-    assert [r["recipe"] for r in results["runs"]] == ["nanoGPT GPU", "book"]
+    assert [r["recipe"] for r in results["runs"]] == ["nanoGPT GPU", "book", "gpt2-book"]
     for run in results["runs"]:
         assert run["iters"] == [0, 3, 6]
         assert len(run["train_loss"]) == len(run["val_loss"]) == 3
