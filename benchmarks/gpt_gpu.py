@@ -11,8 +11,11 @@ split, every ``eval_interval`` iterations):
   6 heads, width 384, context 256, dropout 0.2, no biases, batch 64, lr 1e-3
   to 1e-4 over 5000 iterations after 100 of warm-up, 200 evaluation batches
   every 250 iterations, bfloat16 autocast);
-* ``book``: the recipe of the chapter "Training a small GPT"
-  (``BOOK_MODEL``/``BOOK_TRAIN``, about 0.8M parameters, 2000 iterations).
+* ``book``: the modern recipe of the chapter "Training a small GPT"
+  (``BOOK_MODEL``/``BOOK_TRAIN``, about 0.8M parameters, on its time budget);
+* ``gpt2-book``: that chapter's GPT-2 recipe (``GPT2_BOOK_MODEL``/
+  ``GPT2_BOOK_TRAIN``, 2000 iterations), the recipe of the scaling-law family
+  of the chapter "Scaling up", whose fit predicts this run's loss.
 
 For each run the JSON file holds (see ``llmbook.scaling.run_recipe``) the
 hardware, the wall time (training and its periodic evaluations), the
@@ -42,11 +45,12 @@ import torch
 from llmbook.batches import split_ids
 from llmbook.data import load_corpus
 from llmbook.devices import bf16_supported, device
-from llmbook.gpt_train import BOOK_MODEL, BOOK_TRAIN
+from llmbook.gpt_train import BOOK_MODEL, BOOK_TRAIN, GPT2_BOOK_MODEL, GPT2_BOOK_TRAIN
 from llmbook.scaling import NANOGPT_GPU_MODEL, NANOGPT_GPU_TRAIN, hardware_name, run_recipe
 from llmbook.text import CharVocabulary
 
-RECIPES = {"nanoGPT GPU": (NANOGPT_GPU_MODEL, NANOGPT_GPU_TRAIN), "book": (BOOK_MODEL, BOOK_TRAIN)}
+RECIPES = {"nanoGPT GPU": (NANOGPT_GPU_MODEL, NANOGPT_GPU_TRAIN), "book": (BOOK_MODEL, BOOK_TRAIN),
+           "gpt2-book": (GPT2_BOOK_MODEL, GPT2_BOOK_TRAIN)}
 
 #: nanoGPT's README: "the best validation loss is 1.4697" (one A100, about 3 minutes).
 NANOGPT_REPORTED_BEST_VAL = 1.4697
