@@ -101,7 +101,8 @@ unit: $(STAMP)
 browser: $(STAMP) system
 	$(BIN)/python tools/external_links.py
 	$(BIN)/python -m pytest tests/browser
-	LLMBOOK_HTML_DIR=_build/html/ja $(BIN)/python -m pytest tests/browser
+	LLMBOOK_EDITION=ja $(BIN)/python -m pytest tests/browser/test_pages.py \
+	  tests/browser/test_accessibility.py tests/browser/test_outputs.py
 
 nbval: $(STAMP)
 	LLMBOOK_QUICK=1 $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=1800 -p no:cacheprovider chapters
