@@ -51,3 +51,38 @@ def test_the_other_edition_link_leads_the_page_body() -> None:
     assert context["body"].startswith('<p class="llmbook-other-edition"')
     assert 'href="../../chapters/09_attention.html" hreflang="en"' in context["body"]
     assert context["body"].endswith("<h1>アテンション</h1>")
+
+
+def test_translated_messages_find_the_glue_of_their_page() -> None:
+    """``_ext/llmbook_i18n.py``: a translated paragraph (a document without a
+    notebook renderer) looks its glue keys up in the page being read."""
+    import llmbook_i18n
+    from docutils.frontend import get_default_settings
+    from docutils.parsers.rst import Parser
+    from docutils.utils import new_document
+
+    class Env:
+        docname = "chapters/09_attention"
+
+    def lookup(document, key):  # stands in for MyST-NB's retrieve_glue_data
+        if "nb_renderer" not in document:
+            raise LookupError(f"No key {key!r} found in glue data for this document.")
+        return document["nb_renderer"][key]
+
+    settings = get_default_settings(Parser)
+    settings.env = Env()
+    # MyST-NB creates the page's renderer through load_renderer, then drops it from the page
+    load = llmbook_i18n.remember_renderers(lambda name: (lambda glue: dict(glue)), lambda: Env.docname)
+    load("default")({"ch09_weight": 0.6})
+    translated = new_document("page:12:<translated>", settings)
+    patched = llmbook_i18n.glue_lookup(lookup)
+    assert patched(translated, "ch09_weight") == 0.6
+    assert "nb_renderer" not in translated  # lent for the look-up only: doctrees are pickled
+    Env.docname = "chapters/10_transformer"  # another page: its own renderer, none recorded
+    other = new_document("other:3:<translated>", settings)
+    try:
+        patched(other, "ch09_weight")
+    except LookupError as error:
+        assert "No key 'ch09_weight'" in str(error)
+    else:
+        raise AssertionError("a page without a renderer must not borrow another page's glue")
