@@ -121,8 +121,8 @@ def is_display_math(text: str) -> bool:
 
 def has_prose(text: str) -> bool:
     """Whether a message has words to translate outside its markup."""
-    if is_display_math(text):
-        return False
+    if is_display_math(text) or text.lstrip().startswith("\\begin{"):
+        return False  # an equation, or a LaTeX rendering of code among the outputs
     rest = ROLE.sub(" ", text)
     rest = MATH_DISPLAY.sub(" ", rest)
     rest = CODE.sub(" ", rest)
@@ -238,7 +238,7 @@ def update() -> None:
                     catalogue.add(message.id, "")
         catalogue.obsolete.clear()
         for message in catalogue:
-            if message.id and not message.string and not has_prose(message.id):
+            if message.id and not has_prose(message.id):  # nothing to translate: the English
                 message.string = message.id
                 message.flags.discard("fuzzy")
         catalogue.fuzzy = False
