@@ -165,8 +165,9 @@ def write_config(kind: str) -> Path:
         config["repository"]["path_to_book"] = str(NOTEBOOKS.relative_to(ROOT))
         options.update(language=LANG, locale_dirs=[str(LOCALES)], gettext_compact=False,
                        llmbook_language=LANG)
-        theme = options.setdefault("html_theme_options", {})
-        theme["search_bar_text"] = JA_SEARCH
+        # Merged into Jupyter Book's own theme options (launch buttons, repository), not replacing them.
+        sphinx["recursive_update"] = True
+        options["html_theme_options"] = {"search_bar_text": JA_SEARCH}
     elif kind == "force":
         config["execute"]["execute_notebooks"] = "cache"
         config["execute"]["cache"] = cache

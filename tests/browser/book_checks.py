@@ -441,8 +441,12 @@ def check_search(page: Page, expected_page: str) -> list[str]:
     query = urlsplit(page.url).query
     try:
         page.wait_for_function(
-            """() => { const s = document.querySelector('#search-results .search-summary');
-                       return s && /found|did not match/i.test(s.textContent); }""",
+            # Finished: the title says "Search Results" (Sphinx's Japanese catalogue
+            # translates it; it leaves the "found" summary empty, so the title is the signal).
+            """() => { const h = document.querySelector('#search-results h2');
+                       const s = document.querySelector('#search-results .search-summary');
+                       return h && s && /Search Results|検索結果/.test(h.textContent)
+                              && (s.textContent === '' || /found|did not match|見つかりません/i.test(s.textContent)); }""",
             timeout=15_000,
         )
     except Exception:  # noqa: BLE001 - a timeout is the finding
