@@ -65,7 +65,7 @@ book: $(STAMP)
 # again), copied into _build/html/ja.
 book-ja: $(STAMP)
 	$(BIN)/python tools/i18n.py config ja >/dev/null
-	$(JB) build . --config _build/_config.ja.yml --path-output _build/ja -W -n --keep-going
+	$(JB) build . --config _build/_config.ja.yml --toc _build/_toc.ja.yml --path-output _build/ja -W -n --keep-going
 	rm -rf _build/html/ja && cp -r _build/ja/_build/html _build/html/ja
 
 # A fresh execution of every chapter, whatever the cache held: the cache is

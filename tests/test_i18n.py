@@ -156,3 +156,12 @@ def test_equations_stay_identical(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert [p.kind for p in i18n.problems(page)] == ["equation changed"]
     page = _catalogue(tmp_path, monkeypatch, [(equation, equation, False)])
     assert i18n.problems(page) == []
+
+
+def test_japanese_toc_has_japanese_part_captions() -> None:
+    i18n.write_config("ja")
+    toc = yaml.safe_load((i18n.BUILD / "_toc.ja.yml").read_text(encoding="utf-8"))
+    english = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    table = i18n.translations(english["root"])
+    assert [p["caption"] for p in toc["parts"]] == [table[p["caption"]] for p in english["parts"]]
+    assert [p["chapters"] for p in toc["parts"]] == [p["chapters"] for p in english["parts"]]

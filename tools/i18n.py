@@ -165,6 +165,8 @@ def write_config(kind: str) -> Path:
         config["repository"]["path_to_book"] = str(NOTEBOOKS.relative_to(ROOT))
         options.update(language=LANG, locale_dirs=[str(LOCALES)], gettext_compact=False,
                        llmbook_language=LANG)
+        options.update(nb_code_prompt_show="コードセルを表示", nb_code_prompt_hide="コードセルを隠す")
+        write_japanese_toc()
         # Merged into Jupyter Book's own theme options (launch buttons, repository), not replacing them.
         sphinx["recursive_update"] = True
         options["html_theme_options"] = {"search_bar_text": JA_SEARCH}
@@ -176,6 +178,21 @@ def write_config(kind: str) -> Path:
     BUILD.mkdir(exist_ok=True)
     path = BUILD / f"_config.{kind}.yml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def write_japanese_toc() -> Path:
+    """``_build/_toc.ja.yml``: the table of contents with its part captions in
+    Japanese (the captions' messages are in the root page's catalogue; the
+    sidebar is built from the toc, not from the translated page)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    table = translations(toc["root"])
+    for part in toc.get("parts", []):
+        if "caption" in part:
+            part["caption"] = table.get(part["caption"], part["caption"])
+    BUILD.mkdir(exist_ok=True)
+    path = BUILD / "_toc.ja.yml"
+    path.write_text(yaml.safe_dump(toc, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
 
 
