@@ -376,8 +376,10 @@ def _blocks(markdown: str) -> list[str]:
             continue
         if fence is not None:
             current.append(line)
-            if stripped == fence:
+            if stripped == fence:  # the fence closes: so does its block
                 fence = None
+                blocks.append("\n".join(current))
+                current = []
             continue
         if not stripped:
             if current:
