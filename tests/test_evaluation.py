@@ -187,3 +187,35 @@ def test_ngram_overlap():
     assert ngram_overlap(texts, train, n=8) == [False, False]
     with pytest.raises(ValueError):
         ngram_overlap(texts, train, n=0)
+
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_scorers_work_on_the_models_device(device, index):
+    """A model on any device is scored there, and gives the CPU's numbers."""
+    model = small_models()[index].eval()
+    expected = score_text(scorer_for(model, VOCAB), TEXT[1:])
+    moved = score_text(scorer_for(model.to(device), VOCAB), TEXT[1:])
+    assert moved.n_tokens == expected.n_tokens
+    assert moved.nats == pytest.approx(expected.nats, rel=1e-4)
+    item = MCItem("on", (" mat", " dog"), 0)  # short: the GPT reads 8 characters
+    assert len(score_items(scorer_for(model, VOCAB), [item])[0]) == 2
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_hf_scorer_and_judge_on_the_models_device(device):
+    from tiny_models import smollm2_tokenizer, tiny_llama
+
+    from llmbook.evaluation import judge_preference
+
+    tokenizer = smollm2_tokenizer()
+    model = tiny_llama(len(tokenizer))
+    expected = continuation_logprob(scorer_for(model, tokenizer), "Once upon", " a time")
+    model.to(device)
+    assert continuation_logprob(scorer_for(model, tokenizer), "Once upon", " a time") == (
+        pytest.approx(expected, rel=1e-4))
+    assert math.isfinite(judge_preference(model, tokenizer, "2+2?", "4", "5"))

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from llmbook import sft as S
+from llmbook.lora import lora_state_dict
 from tiny_models import smollm2_tokenizer, tiny_llama
 
 
@@ -118,3 +119,64 @@ def test_held_out_perplexity_of_a_uniform_model():
     with torch.no_grad():
         model.lm_head.weight.zero_()
     assert S.held_out_perplexity(model, torch.randint(0, 20, (3, 6))) == pytest.approx(20, rel=1e-4)
+
+
+def test_date_lora_recipe_checks_and_keys(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMBOOK_CACHE_DIR", str(tmp_path))
+    recipe = S.DateLoRARecipe(n_train=8, steps=2)
+    assert recipe.cache_path() == S.DateLoRARecipe(n_train=8, steps=2).cache_path()
+    assert recipe.cache_path() != S.DateLoRARecipe(n_train=8, steps=3).cache_path()
+    assert recipe.cache_path().parent == tmp_path / "adapters"
+    for bad in ({"steps": 0}, {"rank": -1}, {"lr": 0.0}, {"targets": ()}):
+        with pytest.raises(ValueError):
+            S.DateLoRARecipe(**bad)
+
+
+def test_tuned_adapters_are_saved_and_loaded_or_trained_again(tmp_path, monkeypatch, tokenizer):
+    monkeypatch.setenv("LLMBOOK_CACHE_DIR", str(tmp_path))
+    recipe = S.DateLoRARecipe(n_train=8, steps=2, batch_size=2, lr=1e-2, rank=2,
+                              targets=("q_proj", "v_proj"), max_length=64)
+
+    def base():
+        return tokenizer, tiny_llama(len(tokenizer), seed=1)
+
+    trained = base()[1]
+    losses = S.train_date_lora(trained, tokenizer, recipe, progress=False)
+    assert len(losses) == 2 and recipe.cache_path().is_file()
+    probe = torch.tensor([[1, 2, 3, 4, 5]])
+    with torch.no_grad():
+        expected = trained(input_ids=probe).logits
+        assert not torch.allclose(base()[1](input_ids=probe).logits, expected)
+    trainings = []
+    train = S.train_date_lora
+    monkeypatch.setattr(S, "train_date_lora", lambda *a, **k: trainings.append(1) or train(*a, **k))
+    # Saved adapters are loaded onto the base model: nothing is trained.
+    _, loaded = S.load_date_lora(recipe, base=base, on="cpu", progress=False)
+    assert trainings == []
+    with torch.no_grad():
+        assert torch.allclose(loaded(input_ids=probe).logits, expected, atol=1e-6)
+    # A damaged file is not trusted: the adapters are trained again (the same) and saved whole.
+    recipe.cache_path().write_bytes(b"not a tensor file")
+    _, again = S.load_date_lora(recipe, base=base, on="cpu", progress=False)
+    assert trainings == [1]
+    with torch.no_grad():
+        assert torch.allclose(again(input_ids=probe).logits, expected, atol=1e-5)
+    assert set(torch.load(recipe.cache_path(), weights_only=True)) == set(lora_state_dict(again))
+
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_training_and_evaluation_on_the_models_device(device, tokenizer):
+    """Batches are made on the CPU and moved to the model: every helper runs where the model is."""
+    model = tiny_llama(len(tokenizer)).to(device)
+    encoded = [S.encode_example(tokenizer, e, 64) for e in S.date_examples(4, seed=0)]
+    batch = S.batch_sampler(encoded, 2, tokenizer.pad_token_id)()
+    assert torch.isfinite(S.sft_loss(model, batch))
+    answers = S.generate_answers(model, tokenizer, ["Write this date as YYYY-MM-DD: 7 May 2001"],
+                                 max_new_tokens=3)
+    assert len(answers) == 1 and isinstance(answers[0], str)
+    blocks = torch.randint(0, len(tokenizer), (2, 8))
+    assert S.held_out_perplexity(model, blocks) > 1

@@ -440,6 +440,7 @@ def judge_prompt(question: str, a: str, b: str) -> str:
 
 
 @torch.no_grad()
+@torch.no_grad()
 def judge_preference(model: Any, tokenizer: Any, question: str, a: str, b: str) -> float:
     """``log p("A") - log p("B")`` as the judge's first answer token: > 0 prefers answer A.
 

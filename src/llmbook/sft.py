@@ -19,22 +19,34 @@ labels), :func:`collate` (a padded batch), :func:`sft_loss` (the masked
 loss), :func:`train_steps` (a few optimiser steps through
 :func:`llmbook.train.fit`); and for evaluation :func:`generate_answers`,
 :func:`exact_match` and :func:`held_out_perplexity`.
+
+Chapter 14's LoRA fine-tuning on the date task is one recipe,
+:class:`DateLoRARecipe`: :func:`train_date_lora` trains the adapters and
+keeps them in the user cache, and :func:`load_date_lora` gives later
+chapters the tuned model (from the cache, or trained again when missing).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import pickle
 import random
+import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from llmbook.illustrations.dates import make_pairs
+from llmbook import scaled
 from llmbook._checks import positive_int
-from llmbook.devices import device_of
+from llmbook.devices import device, device_of
+from llmbook.illustrations.dates import make_pairs
 
 __all__ = [
     "IGNORE_INDEX",
@@ -52,6 +64,11 @@ __all__ = [
     "generate_answers",
     "exact_match",
     "held_out_perplexity",
+    "LORA_TARGETS",
+    "DateLoRARecipe",
+    "date_lora_recipe",
+    "train_date_lora",
+    "load_date_lora",
 ]
 
 #: The label PyTorch's cross-entropy skips: no loss, no gradient at that position.
@@ -264,3 +281,139 @@ def held_out_perplexity(model: nn.Module, blocks: Tensor, batch_size: int = 8) -
         total += loss.item() * n
         count += n
     return float(torch.exp(torch.tensor(total / count)))
+
+
+# --- Chapter 14's tuned model, for the chapters after it. ----------------------
+
+#: The matrices chapter 14 adapts with LoRA: every attention and MLP projection.
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass(frozen=True)
+class DateLoRARecipe:
+    """Everything that determines chapter 14's LoRA adapters for the date task.
+
+    ``n_train`` training examples (``date_examples(n_train, seed=0,
+    split="train")``), ``steps`` AdamW steps of ``batch_size`` examples at
+    rate ``lr``, rank-``rank`` adapters with scale ``alpha`` on ``targets``,
+    the loss on the response only (or on every token), and the seed of the
+    adapters' initialisation and of the batch order.
+
+    Raises:
+        ValueError: for a count, rank or rate that is not positive, or no targets.
+    """
+
+    n_train: int = 2000
+    steps: int = 16
+    batch_size: int = 8
+    lr: float = 2e-3
+    rank: int = 8
+    alpha: float = 16.0
+    targets: tuple[str, ...] = LORA_TARGETS
+    max_length: int = 128
+    response_only: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("n_train", "steps", "batch_size", "rank", "max_length"):
+            positive_int(name, getattr(self, name))
+        for name in ("lr", "alpha"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if not self.targets:
+            raise ValueError("targets is empty: name at least one module ending, e.g. 'q_proj'")
+
+    def cache_path(self) -> Path:
+        """Where :func:`train_date_lora` keeps these adapters: one file per recipe."""
+        from llmbook.pretrained import _cache_root
+
+        fields = json.dumps(asdict(self), sort_keys=True)
+        digest = hashlib.sha256(fields.encode()).hexdigest()[:16]
+        return _cache_root() / "adapters" / f"smollm2-dates-{digest}.pt"
+
+
+def date_lora_recipe() -> DateLoRARecipe:
+    """Chapter 14's recipe: 16 steps on 2,000 examples (2 steps on 64 under ``LLMBOOK_QUICK``)."""
+    return DateLoRARecipe(n_train=scaled(2000, 64), steps=scaled(16, 2))
+
+
+def train_date_lora(model: nn.Module, tokenizer: Any, recipe: DateLoRARecipe,
+                    progress: bool = True) -> list[float]:
+    """Add LoRA adapters to ``model`` and train them on the date task; return every step's loss.
+
+    The model should be freshly loaded (without adapters) and on the device
+    to train on. The trained adapters are saved in the user cache
+    (:meth:`DateLoRARecipe.cache_path`), where :func:`load_date_lora` finds them.
+    """
+    from llmbook.lora import add_lora, lora_state_dict
+
+    torch.manual_seed(recipe.seed)
+    add_lora(model, recipe.targets, r=recipe.rank, alpha=recipe.alpha)
+    examples = date_examples(recipe.n_train, seed=0, split="train")
+    encoded = [encode_example(tokenizer, e, recipe.max_length) for e in examples]
+
+    def loss(m: nn.Module, batch: tuple[Tensor, Tensor, Tensor]) -> Tensor:
+        return sft_loss(m, batch, response_only=recipe.response_only)
+
+    losses = train_steps(model, loss, batch_sampler(encoded, recipe.batch_size,
+                                                    tokenizer.pad_token_id, seed=recipe.seed),
+                         steps=recipe.steps, lr=recipe.lr, progress=progress)
+    path = recipe.cache_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written to a temporary file and renamed: a reader never sees half a file.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(lora_state_dict(model), tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return losses
+
+
+def load_date_lora(recipe: DateLoRARecipe | None = None, *,
+                   base: Callable[[], tuple[Any, nn.Module]] | None = None,
+                   on: torch.device | str | None = None,
+                   progress: bool = True) -> tuple[Any, nn.Module]:
+    """SmolLM2-Instruct with chapter 14's tuned adapters: ``(tokenizer, model)``.
+
+    The adapters come from the user cache, where chapter 14 left them. When
+    they are missing or unreadable (a fresh machine, a cleared cache, a
+    chapter run on its own) they are trained again with the same recipe,
+    which takes about 40 s on two CPU cores.
+
+    Args:
+        recipe: the recipe; :func:`date_lora_recipe` by default.
+        base: returns a fresh ``(tokenizer, model)``; SmolLM2 by default.
+        on: the device; :func:`llmbook.devices.device` by default.
+        progress: show a progress bar if the adapters are trained again.
+    """
+    from llmbook.lora import add_lora, load_lora_state_dict
+
+    recipe = recipe or date_lora_recipe()
+    if base is None:
+        from llmbook.pretrained import load_smollm2
+
+        def base() -> tuple[Any, nn.Module]:
+            return load_smollm2(verbose=False)
+
+    tokenizer, model = base()
+    model.to(on or device())
+    try:
+        state = torch.load(recipe.cache_path(), map_location="cpu", weights_only=True)
+    except (OSError, EOFError, RuntimeError, ValueError, pickle.UnpicklingError):
+        # missing, truncated or not a tensor file: train again
+        state = None
+    if state is not None:
+        add_lora(model, recipe.targets, r=recipe.rank, alpha=recipe.alpha)
+        try:
+            load_lora_state_dict(model, state)
+        except (ValueError, RuntimeError):  # saved by another version of the recipe's shapes
+            tokenizer, model = base()
+            model.to(on or device())
+            state = None
+    if state is None:
+        train_date_lora(model, tokenizer, recipe, progress=progress)
+    model.eval()
+    return tokenizer, model
