@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 import random
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -346,6 +344,7 @@ def train_date_lora(model: nn.Module, tokenizer: Any, recipe: DateLoRARecipe,
     (:meth:`DateLoRARecipe.cache_path`), where :func:`load_date_lora` finds them.
     """
     from llmbook.lora import add_lora, lora_state_dict
+    from llmbook.train import save_atomically
 
     torch.manual_seed(recipe.seed)
     add_lora(model, recipe.targets, r=recipe.rank, alpha=recipe.alpha)
@@ -358,17 +357,7 @@ def train_date_lora(model: nn.Module, tokenizer: Any, recipe: DateLoRARecipe,
     losses = train_steps(model, loss, batch_sampler(encoded, recipe.batch_size,
                                                     tokenizer.pad_token_id, seed=recipe.seed),
                          steps=recipe.steps, lr=recipe.lr, progress=progress)
-    path = recipe.cache_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Written to a temporary file and renamed: a reader never sees half a file.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(lora_state_dict(model), tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    save_atomically(lora_state_dict(model), recipe.cache_path())
     return losses
 
 

@@ -90,6 +90,7 @@ from llmbook.devices import autocast, device_of
 from llmbook.progress import progress_bar
 
 __all__ = [
+    "save_atomically",
     "Batch",
     "BatchSource",
     "LossFn",
@@ -391,17 +392,26 @@ def save_checkpoint(
     renamed, so an interrupted save never leaves a half-written checkpoint.
     Returns the path.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "history": (history or History()).to_dict(),
     }
+    return save_atomically(state, path)
+
+
+def save_atomically(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save(obj)`` to ``path`` under a temporary name, then renamed into place.
+
+    A reader never sees half a file, and an interrupted save leaves none
+    (the folder is created if needed). Returns the path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
+            torch.save(obj, f)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
