@@ -165,3 +165,22 @@ def test_japanese_toc_has_japanese_part_captions() -> None:
     table = i18n.translations(english["root"])
     assert [p["caption"] for p in toc["parts"]] == [table[p["caption"]] for p in english["parts"]]
     assert [p["chapters"] for p in toc["parts"]] == [p["chapters"] for p in english["parts"]]
+
+
+def test_stale_messages_are_those_with_prose(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A changed sentence is stale; a changed code listing or equation is not
+    (the Japanese build shows their English either way)."""
+    from babel.messages.pofile import write_po
+
+    page = _catalogue(tmp_path, monkeypatch, [("Old sentence.", "古い文。", False),
+                                              ("\\begin{Verbatim}\nold()\n\\end{Verbatim}", "", False),
+                                              ("\nx^2\n", "\nx^2\n", False)])
+    template = Catalog()
+    for english in ("New sentence.", "\\begin{Verbatim}\nnew()\n\\end{Verbatim}", "\nx^3\n"):
+        template.add(english, "")
+    monkeypatch.setattr(i18n, "POT_DIR", tmp_path / "pot")
+    (tmp_path / "pot").mkdir()
+    with (tmp_path / "pot" / f"{page}.pot").open("wb") as handle:
+        write_po(handle, template)
+    assert [(p.kind.split(" (")[0], p.msgid) for p in i18n.stale(page)] == [
+        ("not in the catalogue", "New sentence."), ("no longer in the English", "Old sentence.")]

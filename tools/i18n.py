@@ -307,11 +307,16 @@ def problems(page: str) -> list[Problem]:
 def stale(page: str) -> list[Problem]:
     """Messages of the page's freshly extracted template missing from its
     catalogue (English changed or added without ``update``), and catalogue
-    messages the English no longer has."""
+    messages the English no longer has.
+
+    Messages with nothing to translate (equations, the LaTeX rendering of a
+    function's source shown with ``show_source``) are left out: the Japanese
+    build shows their English whether or not the catalogue has them, so a
+    change to a library function shown in a chapter needs no catalogue update."""
     with (POT_DIR / f"{page}.pot").open("rb") as handle:
-        wanted = {m.id for m in read_po(handle) if m.id}
+        wanted = {m.id for m in read_po(handle) if m.id and has_prose(m.id)}
     path = catalogue_path(page)
-    have = {m.id for m in read(path) if m.id} if path.exists() else set()
+    have = {m.id for m in read(path) if m.id and has_prose(m.id)} if path.exists() else set()
     return ([Problem(page, "not in the catalogue (run tools/i18n.py update)", m) for m in sorted(wanted - have)]
             + [Problem(page, "no longer in the English (run tools/i18n.py update)", m) for m in sorted(have - wanted)])
 
