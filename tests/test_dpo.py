@@ -170,3 +170,17 @@ def test_token_kl_is_zero_for_the_reference_and_positive_after_a_change():
             q = model(input_ids=batch[0]).logits[0].log_softmax(-1)
     expected = sum((p[t].exp() * (p[t] - q[t])).sum() for t in (1, 2))
     assert kl.shape == (1,) and kl[0] > 0 and torch.allclose(kl[0], expected, atol=1e-5)
+
+
+def test_token_kl_sums_each_rows_own_positions():
+    """Rows of different lengths (right-padded): each row's KL is its own answer's, as if computed alone."""
+    model = tiny_llama()
+    L.add_lora(model, ["q_proj", "down_proj"], r=2)
+    with torch.no_grad():
+        for layer in L.lora_layers(model).values():
+            layer.lora_B.normal_()
+    rows = [([1, 2, 3, 4, 5], [IGNORE_INDEX, IGNORE_INDEX, 3, 4, 5]), ([6, 7, 8], [IGNORE_INDEX, 7, 8])]
+    together = D.token_kl(model, lambda: L.lora_disabled(model), collate(rows, pad_id=0))
+    alone = torch.cat([D.token_kl(model, lambda: L.lora_disabled(model), collate([r], pad_id=0)) for r in rows])
+    assert together.shape == (2,) and (together > 0).all()
+    assert torch.allclose(together, alone, atol=1e-5)

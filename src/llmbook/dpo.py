@@ -175,11 +175,15 @@ def token_kl(model: nn.Module, reference: Callable[[], Any],
     """
     dev = device_of(model)
     input_ids, attention, labels = (t.to(dev) for t in batch)
-    logp = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1].log_softmax(-1)
+    # Only the labelled positions' logits go through the softmax: each row of
+    # logits is as wide as the vocabulary, and the prompt's positions do not count.
+    labelled = labels[:, 1:] != IGNORE_INDEX  # (B, T-1)
+    logp = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1][labelled].log_softmax(-1)
     with reference():
-        ref = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1].log_softmax(-1)
-    per_position = (logp.exp() * (logp - ref)).sum(-1)
-    return (per_position * (labels[:, 1:] != IGNORE_INDEX)).sum(-1)
+        ref = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1][labelled].log_softmax(-1)
+    per_token = (logp.exp() * (logp - ref)).sum(-1)  # (N,): the KL at each labelled position
+    row = torch.arange(len(input_ids), device=dev).unsqueeze(1).expand_as(labelled)[labelled]
+    return per_token.new_zeros(len(input_ids)).index_add(0, row, per_token)
 
 
 class RewardModel(nn.Module):
