@@ -208,7 +208,8 @@ class RewardModel(nn.Module):
         """The reward of each row, shape ``(B,)``."""
         hidden = self.body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         last = attention_mask.sum(1) - 1  # index of the last real token of each row
-        return self.head(hidden[torch.arange(hidden.shape[0], device=hidden.device), last]).squeeze(-1)
+        rows = torch.arange(hidden.shape[0], device=hidden.device)
+        return self.head(hidden[rows, last]).squeeze(-1)
 
 
 def bradley_terry_loss(chosen_reward: Tensor, rejected_reward: Tensor) -> Tensor:
