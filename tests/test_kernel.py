@@ -82,6 +82,18 @@ def test_hub_progress_bars_are_hidden_and_shown_again() -> None:
     assert (hf_logging.is_progress_bar_enabled(), hub_utils.are_progress_bars_disabled()) == before
 
 
+def test_dataset_progress_bars_are_hidden_later_and_shown_again() -> None:
+    datasets = pytest.importorskip("datasets")
+
+    before = datasets.is_progress_bar_enabled()
+    settings = KernelSettings()
+    settings.apply(dataset_progress_bars=False)  # as a chapter does half-way, before trl
+    assert not datasets.is_progress_bar_enabled()
+    settings.apply(dataset_progress_bars=False)  # a second time: the snapshot stays the first one
+    settings.restore()
+    assert datasets.is_progress_bar_enabled() == before
+
+
 def test_context_manager_restores_on_error() -> None:
     before = torch.get_num_threads()
     with pytest.raises(RuntimeError), KernelSettings(threads=other_thread_count()):

@@ -53,22 +53,27 @@ class KernelSettings:
         pandas: pandas options to set, ``{"display.max_colwidth": None}``.
         hub_progress_bars: ``False`` hides the download and loading progress
             bars of ``transformers`` and ``huggingface_hub``.
+        dataset_progress_bars: ``False`` hides the progress bars that the
+            ``datasets`` library draws while it maps or filters a data set
+            (``trl`` tokenizes with it).
 
     Raises:
         ValueError: for a thread count that is not a positive integer.
     """
 
     def __init__(self, *, threads: int | None = None, pandas: Mapping[str, Any] | None = None,
-                 hub_progress_bars: bool | None = None) -> None:
+                 hub_progress_bars: bool | None = None, dataset_progress_bars: bool | None = None) -> None:
         self._threads = torch.get_num_threads()
         self._rc = _rc_snapshot()
         self._pandas: dict[str, Any] = {}
         self._hub: tuple[bool, bool] | None = None
+        self._datasets: bool | None = None
         self.restored = False
-        self.apply(threads=threads, pandas=pandas, hub_progress_bars=hub_progress_bars)
+        self.apply(threads=threads, pandas=pandas, hub_progress_bars=hub_progress_bars,
+                   dataset_progress_bars=dataset_progress_bars)
 
     def apply(self, *, threads: int | None = None, pandas: Mapping[str, Any] | None = None,
-              hub_progress_bars: bool | None = None) -> None:
+              hub_progress_bars: bool | None = None, dataset_progress_bars: bool | None = None) -> None:
         """Change settings (``None`` leaves one alone); :meth:`restore` undoes them."""
         if threads is not None:
             if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
@@ -86,6 +91,12 @@ class KernelSettings:
             if self._hub is None:
                 self._hub = _hub_progress_bars()
             _set_hub_progress_bars(hub_progress_bars, hub_progress_bars)
+        if dataset_progress_bars is not None:
+            import datasets  # only when asked for, like pandas and transformers
+
+            if self._datasets is None:
+                self._datasets = datasets.is_progress_bar_enabled()
+            _set_dataset_progress_bars(dataset_progress_bars)
         self.restored = False
 
     def restore(self) -> None:
@@ -103,6 +114,8 @@ class KernelSettings:
                 pd.set_option(key, value)
         if self._hub is not None:
             _set_hub_progress_bars(*self._hub)
+        if self._datasets is not None:
+            _set_dataset_progress_bars(self._datasets)
         self.restored = True
 
     def __enter__(self) -> KernelSettings:
@@ -157,3 +170,10 @@ def _set_hub_progress_bars(transformers_on: bool, hub_on: bool) -> None:
         (hf_logging.enable_progress_bar if transformers_on else hf_logging.disable_progress_bar)()
     if hub_utils.are_progress_bars_disabled() == hub_on:
         (hub_utils.enable_progress_bars if hub_on else hub_utils.disable_progress_bars)()
+
+
+def _set_dataset_progress_bars(on: bool) -> None:
+    import datasets
+
+    if datasets.is_progress_bar_enabled() != on:
+        (datasets.enable_progress_bars if on else datasets.disable_progress_bars)()
