@@ -184,3 +184,33 @@ def test_token_kl_sums_each_rows_own_positions():
     alone = torch.cat([D.token_kl(model, lambda: L.lora_disabled(model), collate([r], pad_id=0)) for r in rows])
     assert together.shape == (2,) and (together > 0).all()
     assert torch.allclose(together, alone, atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_dpo_measures_on_cuda_equal_those_on_the_cpu():
+    """The batch follows the model to the GPU; the numbers are the CPU's (to float tolerance)."""
+    model = tiny_llama()
+    L.add_lora(model, ["q_proj", "down_proj"], r=2)
+    with torch.no_grad():
+        for layer in L.lora_layers(model).values():
+            layer.lora_B.normal_()
+    rows = [([1, 2, 3, 4, 5], [IGNORE_INDEX, IGNORE_INDEX, 3, 4, 5]), ([6, 7, 8], [IGNORE_INDEX, 7, 8])]
+    batch = collate(rows, pad_id=0)  # one pair: the chosen row, then the rejected one
+    reference = lambda: L.lora_disabled(model)  # noqa: E731
+    rewards = D.RewardModel(model.model, model.config.hidden_size)
+    with torch.no_grad():
+        rewards.head.weight.normal_()
+
+    def measures() -> list[torch.Tensor]:
+        with torch.no_grad():
+            return [D.token_kl(model, reference, batch), D.sequence_logprobs(model, batch),
+                    D.dpo_batch_loss(model, reference, batch, beta=0.1)[0],
+                    D.reward_batch_loss(rewards, batch)]
+
+    on_cpu = measures()
+    model.cuda()
+    rewards.cuda()
+    on_gpu = measures()
+    for cpu, gpu in zip(on_cpu, on_gpu):
+        assert gpu.device.type == "cuda"
+        assert torch.allclose(gpu.cpu(), cpu, atol=1e-4)
