@@ -172,14 +172,24 @@ def test_token_kl_is_zero_for_the_reference_and_positive_after_a_change():
     assert kl.shape == (1,) and kl[0] > 0 and torch.allclose(kl[0], expected, atol=1e-5)
 
 
-def test_token_kl_sums_each_rows_own_positions():
-    """Rows of different lengths (right-padded): each row's KL is its own answer's, as if computed alone."""
+# Two right-padded rows of different lengths, prompt positions labelled IGNORE_INDEX.
+TWO_ROWS = [([1, 2, 3, 4, 5], [IGNORE_INDEX, IGNORE_INDEX, 3, 4, 5]), ([6, 7, 8], [IGNORE_INDEX, 7, 8])]
+
+
+def _moved_lora_model():
+    """A tiny Llama with LoRA adapters whose B is random: it differs from its reference (adapters off)."""
     model = tiny_llama()
     L.add_lora(model, ["q_proj", "down_proj"], r=2)
     with torch.no_grad():
         for layer in L.lora_layers(model).values():
             layer.lora_B.normal_()
-    rows = [([1, 2, 3, 4, 5], [IGNORE_INDEX, IGNORE_INDEX, 3, 4, 5]), ([6, 7, 8], [IGNORE_INDEX, 7, 8])]
+    return model
+
+
+def test_token_kl_sums_each_rows_own_positions():
+    """Rows of different lengths (right-padded): each row's KL is its own answer's, as if computed alone."""
+    model = _moved_lora_model()
+    rows = TWO_ROWS
     together = D.token_kl(model, lambda: L.lora_disabled(model), collate(rows, pad_id=0))
     alone = torch.cat([D.token_kl(model, lambda: L.lora_disabled(model), collate([r], pad_id=0)) for r in rows])
     assert together.shape == (2,) and (together > 0).all()
@@ -189,12 +199,8 @@ def test_token_kl_sums_each_rows_own_positions():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_dpo_measures_on_cuda_equal_those_on_the_cpu():
     """The batch follows the model to the GPU; the numbers are the CPU's (to float tolerance)."""
-    model = tiny_llama()
-    L.add_lora(model, ["q_proj", "down_proj"], r=2)
-    with torch.no_grad():
-        for layer in L.lora_layers(model).values():
-            layer.lora_B.normal_()
-    rows = [([1, 2, 3, 4, 5], [IGNORE_INDEX, IGNORE_INDEX, 3, 4, 5]), ([6, 7, 8], [IGNORE_INDEX, 7, 8])]
+    model = _moved_lora_model()
+    rows = TWO_ROWS
     batch = collate(rows, pad_id=0)  # one pair: the chosen row, then the rejected one
     reference = lambda: L.lora_disabled(model)  # noqa: E731
     rewards = D.RewardModel(model.model, model.config.hidden_size)
