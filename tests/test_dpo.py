@@ -148,11 +148,28 @@ def test_best_of_n_picks_the_highest_reward(tokenizer):
 def test_sample_answers_checks_its_arguments(tokenizer):
     lm = tiny_llama(vocab=len(tokenizer))
     with pytest.raises(ValueError, match="n must"):
-        D.sample_answers(lm, tokenizer, "p", n=0)
+        D.sample_answers(lm, tokenizer, ["p"], n=0)
     with pytest.raises(ValueError, match="temperature"):
-        D.sample_answers(lm, tokenizer, "p", n=2, temperature=0)
-    answers = D.sample_answers(lm, tokenizer, "p", n=3, max_new_tokens=3)
-    assert len(answers) == 3 and all(isinstance(a, str) for a in answers)
+        D.sample_answers(lm, tokenizer, ["p"], n=2, temperature=0)
+    with pytest.raises(TypeError, match="sequence of strings"):
+        D.sample_answers(lm, tokenizer, "p", n=2)
+    with pytest.raises(ValueError, match="at least one prompt"):
+        D.sample_answers(lm, tokenizer, [], n=2)
+
+
+def test_sample_answers_batches_prompts_of_different_lengths(tokenizer):
+    """Answers come back grouped per prompt, and a prompt's answers do not depend on
+    the other (longer) prompts it is batched with: left padding is masked."""
+    torch.manual_seed(0)
+    lm = tiny_llama(vocab=len(tokenizer))
+    side = tokenizer.padding_side
+    short, long = "p", "a much longer prompt than the first one"
+    answers = D.sample_answers(lm, tokenizer, [short, long], n=3, max_new_tokens=4, temperature=1e-4)
+    assert [len(a) for a in answers] == [3, 3]
+    assert all(isinstance(a, str) for group in answers for a in group)
+    alone = D.sample_answers(lm, tokenizer, [short], n=1, max_new_tokens=4, temperature=1e-4)
+    assert answers[0] == alone[0] * 3
+    assert tokenizer.padding_side == side  # the tokenizer is left as it was
 
 
 def test_token_kl_is_zero_for_the_reference_and_positive_after_a_change():

@@ -23,7 +23,8 @@ MODERN = {"norm": "rms", "position": "rotary", "mlp": "swiglu", "qk_norm": True,
           "tie_weights": False, "bias": False}
 #: The architectures whose cache and generation are checked: GPT-2, each option alone, all of them.
 OPTIONS = [{}, {"norm": "rms"}, {"position": "rotary"}, {"mlp": "relu2"}, {"mlp": "swiglu"},
-           {"qk_norm": True}, {"tie_weights": False}, MODERN]
+           {"qk_norm": True}, {"tie_weights": False}, MODERN,
+           {"position": "none"}, {"residual": False}]  # the last two: chapter 11's ablations
 
 
 @pytest.fixture(autouse=True)
@@ -203,6 +204,33 @@ def test_attention_weights() -> None:
     assert w.shape == (2, 3, 2, 6, 6)  # (layers, batch, heads, T, T)
     torch.testing.assert_close(w.sum(-1), torch.ones(2, 3, 2, 6))
     assert torch.all(w.triu(diagonal=1) == 0)
+
+
+def test_without_positions_the_past_is_a_set() -> None:
+    """With no position embedding one attention layer sees its prefix as an unordered set:
+    swapping two earlier tokens leaves the last logits unchanged (not so with learned
+    positions). With more layers the earlier positions' own states differ, so order leaks in."""
+    idx = torch.tensor([[1, 2, 3, 4, 5]])
+    swapped = torch.tensor([[2, 1, 3, 4, 5]])
+    for position, same in (("none", True), ("learned", False)):
+        model = small_model(position=position, n_layer=1)
+        a, b = model(idx)[0][0, -1], model(swapped)[0][0, -1]
+        assert torch.allclose(a, b, atol=1e-5) == same, position
+    assert small_model(position="none").pos_emb is None
+    cfg = GPTConfig(**{**SMALL.__dict__, "position": "none"})
+    assert count_gpt_parameters(cfg) == count_parameters(GPT(cfg))
+
+
+def test_without_residual_each_sublayer_replaces_the_stream() -> None:
+    block = small_model(residual=False).blocks[0]
+    with_residual = small_model().blocks[0]
+    with_residual.load_state_dict(block.state_dict())
+    x = torch.randn(2, 5, SMALL.n_embd)
+    with torch.no_grad():
+        h = block.attn(block.ln_1(x))
+        torch.testing.assert_close(block(x), block.mlp(block.ln_2(h)))
+        h = x + h
+        torch.testing.assert_close(with_residual(x), h + with_residual.mlp(with_residual.ln_2(h)))
 
 
 # --- KV cache and generation -------------------------------------------------

@@ -227,26 +227,43 @@ def reward_batch_loss(reward_model: RewardModel, batch: tuple[Tensor, Tensor, Te
 
 
 @torch.no_grad()
-def sample_answers(model: nn.Module, tokenizer: Any, prompt: str, n: int, max_new_tokens: int = 12,
-                   temperature: float = 1.0, seed: int = 0) -> list[str]:
-    """``n`` answers to ``prompt`` sampled at ``temperature`` (with the chat template).
+def sample_answers(model: nn.Module, tokenizer: Any, prompts: Sequence[str], n: int,
+                   max_new_tokens: int = 12, temperature: float = 1.0,
+                   seed: int = 0) -> list[list[str]]:
+    """``n`` answers to each of ``prompts``, sampled at ``temperature`` (with the chat template).
+
+    All ``len(prompts) * n`` answers are drawn in one batch (the prompts
+    left-padded, so every prompt ends where its answer starts); answer ``j``
+    of prompt ``i`` is ``result[i][j]``.
 
     Raises:
-        ValueError: if ``n < 1`` or ``temperature <= 0``.
+        TypeError: if ``prompts`` is a single string instead of a sequence of them.
+        ValueError: if there are no prompts, ``n < 1`` or ``temperature <= 0``.
     """
+    if isinstance(prompts, str):
+        raise TypeError("prompts must be a sequence of strings; for one prompt, pass [prompt]")
+    if not prompts:
+        raise ValueError("sample_answers needs at least one prompt")
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature!r}")
     model.eval()
-    enc = tokenizer([render_prompt(tokenizer, prompt)] * n, return_tensors="pt",
-                    add_special_tokens=False).to(device_of(model))
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        texts = [render_prompt(tokenizer, p) for p in prompts for _ in range(n)]
+        enc = tokenizer(texts, return_tensors="pt", padding=True,
+                        add_special_tokens=False).to(device_of(model))
+    finally:
+        tokenizer.padding_side = side
     torch.manual_seed(seed)
     out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=True,
                          temperature=temperature, top_k=0, top_p=1.0,
                          pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
-    return [a.strip() for a in tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:],
-                                                      skip_special_tokens=True)]
+    answers = [a.strip() for a in tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:],
+                                                         skip_special_tokens=True)]
+    return [answers[i * n:(i + 1) * n] for i in range(len(prompts))]
 
 
 @torch.no_grad()

@@ -71,7 +71,7 @@ __all__ = [
 # ---------------------------------------------------------------------------
 
 _NORMS = ("layer", "rms")
-_POSITIONS = ("learned", "rotary")
+_POSITIONS = ("learned", "rotary", "none")
 _MLPS = ("gelu", "relu2", "swiglu")
 
 
@@ -92,7 +92,9 @@ class GPTConfig:
         position: ``"learned"`` (a learned vector per absolute position,
             added to the token embedding, GPT-2) or ``"rotary"`` (rotary
             position embeddings: queries and keys are rotated by angles
-            proportional to their position; needs an even head size).
+            proportional to their position; needs an even head size) or
+            ``"none"`` (no position information at all: an ablation; the causal
+            mask is then the only thing that tells positions apart).
         mlp: the feed-forward network: ``"gelu"`` (``C -> 4C -> GELU -> C``,
             GPT-2), ``"relu2"`` (the same with ``relu(z)**2``) or
             ``"swiglu"`` (``W_down(SiLU(W_gate x) * W_up x)`` with a hidden
@@ -101,6 +103,10 @@ class GPTConfig:
             their dot product, which keeps the attention logits bounded.
         tie_weights: share the output head's matrix with the token embedding.
         rope_base: the base ``b`` of the rotary angles ``theta_i = b**(-2i/d)``.
+        residual: add each sub-layer's output to its input (``x + f(x)``, as
+            every Transformer does); ``False`` replaces the stream by the
+            output (``x = f(x)``), an ablation that shows what the residual
+            connections are for.
     """
 
     vocab_size: int
@@ -116,6 +122,7 @@ class GPTConfig:
     qk_norm: bool = False
     tie_weights: bool = True
     rope_base: float = 10000.0
+    residual: bool = True
 
     def __post_init__(self) -> None:
         for name, allowed in (("norm", _NORMS), ("position", _POSITIONS), ("mlp", _MLPS)):
@@ -228,7 +235,9 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
+        # the gain in x's precision: a bfloat16 stream (no residual connections
+        # under autocast) would otherwise miss the fused kernel
+        return F.rms_norm(x, (x.shape[-1],), self.weight.to(x.dtype), self.eps)
 
 
 def _norm(config: GPTConfig) -> nn.Module:
@@ -363,8 +372,12 @@ class Block(nn.Module):
         self.attn = CausalSelfAttention(config, layer)
         self.ln_2 = _norm(config)
         self.mlp = MLP(config)
+        self.residual = config.residual
 
     def forward(self, x: Tensor, cache: KVCache | None = None) -> Tensor:
+        if not self.residual:  # the ablation: each sub-layer replaces the stream
+            x = self.attn(self.ln_1(x), cache)
+            return self.mlp(self.ln_2(x))
         x = x + self.attn(self.ln_1(x), cache)
         return x + self.mlp(self.ln_2(x))
 
