@@ -44,18 +44,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from llmbook.batches import random_windows, split_ids
-from llmbook.data import load_corpus
+from llmbook.batches import random_windows
 from llmbook.gpt_train import BOOK_MODEL, BOOK_TRAIN, train_gpt
 from llmbook.models.gpt import GPT, GPTConfig
 from llmbook.models.mlp_lm import BigramModel, ContextMLP
 from llmbook.models.rnn import CharLSTM
 from llmbook.nn_basics import count_parameters
-from llmbook.text import CharVocabulary
 from llmbook.train import evaluate, train_step
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gpt_shakespeare import machine  # noqa: E402  (the same record of where and when)
+from gpt_shakespeare import machine, shakespeare_split  # noqa: E402  (the same data and record)
 
 BLOCK, BATCH = BOOK_MODEL["block_size"], BOOK_TRAIN.batch_size
 
@@ -163,14 +161,12 @@ def main(argv: list[str] | None = None) -> dict:
     seconds = 1.0 if args.smoke else args.seconds
     torch.set_num_threads(args.threads)
 
-    text = load_corpus("tinyshakespeare")
-    vocab = CharVocabulary.from_text(text)
-    train, val = split_ids(torch.tensor(vocab.encode(text)), 0.9)
+    vocab_size, train, val = shakespeare_split()
     info = machine(args.threads)
     print(f"{seconds:g} s of training per model; {info}", flush=True)
     rows = []
     for name in names:
-        rows.append(run(name, seconds, train, val, len(vocab)))
+        rows.append(run(name, seconds, train, val, vocab_size))
         print(f"  {name}: val loss {rows[-1]['val_loss']:.3f} after {rows[-1]['steps']:,} steps", flush=True)
     info["load_average_after"] = round(os.getloadavg()[0], 1)
     result = {"seconds": seconds, "machine": info, "rows": rows}
