@@ -6,7 +6,8 @@ training (``--seconds``; periodic evaluations are not counted), one run after
 another in one process with the same number of threads, and then measures
 the validation loss on the same 200 random windows of the held-out text
 (the last 10 % of the characters). The learning-rate schedule of each recipe
-is stretched over the time budget. Recipes:
+is stretched over the time budget. (The two rows of nanoGPT's published run,
+at the end of the list, are the exception: see below.) Recipes:
 
 * ``nanogpt-cpu``: nanoGPT's documented CPU configuration (block 64, batch 12,
   AdamW, float32);
@@ -20,7 +21,12 @@ is stretched over the time budget. Recipes:
   default list leaves out; it runs with the ``--final-seeds`` (two by default);
 * ``+swiglu``: the final recipe with SwiGLU instead of ReLU²;
 * ``book-no-X``: the final recipe with one change removed (``X`` one of
-  ``rmsnorm``, ``rotary``, ``relu2``, ``qk-norm``, ``untied``, ``muon``, ``wsd``).
+  ``rmsnorm``, ``rotary``, ``relu2``, ``qk-norm``, ``untied``, ``muon``, ``wsd``);
+* ``nanogpt-cpu-published``: nanoGPT's CPU configuration exactly as its README
+  runs it, for its own 2,000 iterations and schedule (not for ``--seconds``);
+* ``book-same-time``: the book's recipe trained for as many seconds as the
+  ``nanogpt-cpu-published`` run of the same seed took (that run must come
+  before it in ``--recipes``). The two rows run with the ``--final-seeds``.
 
 Usage (offline: set LLMBOOK_DATA_DIR to the folder with the corpora)::
 
@@ -103,7 +109,10 @@ def _recipes() -> dict[str, tuple[dict, TrainConfig]]:
     return recipes
 
 
-RECIPES = _recipes()
+#: nanoGPT's configuration as published (a fixed number of iterations), and the
+#: book's recipe given the same number of seconds.
+PUBLISHED, SAME_TIME = "nanogpt-cpu-published", "book-same-time"
+RECIPES = {**_recipes(), PUBLISHED: (NANOGPT_CPU_MODEL, NANOGPT_CPU_TRAIN), SAME_TIME: (BOOK_MODEL, BOOK_TRAIN)}
 #: What each recipe is, for the table of the chapter.
 DESCRIPTIONS = {
     "nanogpt-cpu": "nanoGPT's CPU configuration (block 64, batch 12, float32)",
@@ -118,16 +127,23 @@ DESCRIPTIONS = {
     "book": "+ warm-up, stable, linear decay schedule: the book's recipe",
     "+swiglu": "the book's recipe with SwiGLU instead of ReLU²",
     **{f"book-no-{c}": f"the book's recipe without {c}" for c in CHANGES},
+    PUBLISHED: f"nanoGPT's CPU configuration as published ({NANOGPT_CPU_TRAIN.max_iters:,} iterations)",
+    SAME_TIME: "the book's recipe for the seconds nanoGPT's published run took",
 }
 #: The rows of the default benchmark: baselines, changes added one at a time, the final recipe.
 #: ("+wsd", the last change added, is the book's recipe: it appears as "book", with two seeds.)
-DEFAULT = ["nanogpt-cpu", "gpt2-book", *(f"+{c}" for c in list(CHANGES)[:-1]), "book", "+swiglu"]
+DEFAULT = ["nanogpt-cpu", "gpt2-book", *(f"+{c}" for c in list(CHANGES)[:-1]), "book", "+swiglu",
+           PUBLISHED, SAME_TIME]
+#: The recipes that run with the ``--final-seeds``.
+FINAL = ("book", PUBLISHED, SAME_TIME)
 
 
-def run(name: str, seed: int, seconds: float, train, val, vocab_size: int) -> dict:
-    """Train recipe ``name`` for ``seconds`` seconds with ``seed``; return its row of the table."""
+def run(name: str, seed: int, seconds: float | None, train, val, vocab_size: int) -> dict:
+    """Train recipe ``name`` for ``seconds`` seconds with ``seed`` (``None``: for the
+    recipe's own ``max_iters``); return its row of the table."""
     model_opts, cfg = RECIPES[name]
-    cfg = dataclasses.replace(cfg, time_budget=seconds, max_iters=10**9, seed=seed,
+    length = {"time_budget": None} if seconds is None else {"time_budget": seconds, "max_iters": 10**9}
+    cfg = dataclasses.replace(cfg, **length, seed=seed,
                               eval_interval=10**9, eval_iters=1)  # the real evaluation follows
     torch.manual_seed(seed)
     model = GPT(GPTConfig(vocab_size=vocab_size, **model_opts))
@@ -207,9 +223,13 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
     names = ["nanogpt-cpu", "book"] if args.smoke else [r for r in args.recipes.split(",") if r]
+    if not names:
+        parser.error("--recipes names no recipe")
     unknown = [r for r in names if r not in RECIPES]
     if unknown:
         parser.error(f"unknown recipes {unknown}; choose from {', '.join(RECIPES)}")
+    if SAME_TIME in names and PUBLISHED not in names[:names.index(SAME_TIME)]:
+        parser.error(f"{SAME_TIME} needs {PUBLISHED} before it in --recipes")
     seconds = 2.0 if args.smoke else args.seconds
     seeds = [int(s) for s in args.seeds.split(",")]
     final_seeds = [int(s) for s in args.final_seeds.split(",")]
@@ -220,15 +240,20 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{seconds:g} s of training per run; {info}", flush=True)
     rows = []
     for name in names:
-        for seed in (final_seeds if name == "book" and not args.smoke else seeds):
-            rows.append(run(name, seed, seconds, train, val, vocab_size))
+        for seed in (final_seeds if name in FINAL and not args.smoke else seeds):
+            length = seconds
+            if name == PUBLISHED:
+                length = None
+            elif name == SAME_TIME:
+                length = next(r["seconds"] for r in rows if r["recipe"] == PUBLISHED and r["seed"] == seed)
+            rows.append(run(name, seed, length, train, val, vocab_size))
             print(f"  {name} (seed {seed}): val loss {rows[-1]['val_loss']:.3f} "
                   f"after {rows[-1]['iterations']:,} iterations", flush=True)
-    info["load_average_after"] = round(os.getloadavg()[0], 1)
-    result = {"seconds": seconds, "machine": info, "note": args.note, "rows": rows}
+            info["load_average_after"] = round(os.getloadavg()[0], 1)
+            result = {"seconds": seconds, "machine": info, "note": args.note, "rows": rows}
+            if args.out:  # after every run, so that an interrupted benchmark keeps its rows
+                Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print_table(rows)
-    if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     return result
 
 

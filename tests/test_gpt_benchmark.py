@@ -47,6 +47,7 @@ def test_removing_one_change_from_the_book_recipe(bench) -> None:
     (["--threads", "0"], "--threads must be at least 1"),
     (["--recipes", "book,gpt5"], r"unknown recipes \['gpt5'\]"),
     (["--merge", "a.json"], "--merge needs --out"),
+    (["--recipes", ","], "--recipes names no recipe"),
 ])
 def test_bad_arguments(bench, argv: list[str], message: str, capsys) -> None:
     with pytest.raises(SystemExit):
@@ -77,3 +78,38 @@ def test_shipped_results_have_the_chapters_rows() -> None:
     assert {"date", "cpus", "threads", "processor"} <= set(results["machine"])
     with pytest.raises(FileNotFoundError, match="no benchmark results named 'nothing'"):
         benchmark_results("nothing")
+
+
+def test_nanogpts_published_run_and_the_book_for_the_same_seconds(bench, monkeypatch) -> None:
+    """nanoGPT's published run trains for its own iterations; the book's recipe then gets its seconds."""
+    assert bench.RECIPES[bench.PUBLISHED][1].max_iters == 2000 and bench.DEFAULT[-2:] == [
+        bench.PUBLISHED, bench.SAME_TIME]
+    calls = []
+
+    def fake_run(name, seed, seconds, *args):
+        calls.append((name, seed, seconds))
+        return {"recipe": name, "what": name, "seed": seed, "parameters": 1, "iterations": 1,
+                "tokens": 1, "val_loss": 2.0, "seconds": 60.0 + seed if seconds is None else seconds}
+
+    monkeypatch.setattr(bench, "run", fake_run)
+    monkeypatch.setattr(bench, "shakespeare_split", lambda: (3, None, None))
+    bench.main(["--recipes", f"{bench.PUBLISHED},{bench.SAME_TIME}", "--final-seeds", "0,1"])
+    assert calls == [(bench.PUBLISHED, 0, None), (bench.PUBLISHED, 1, None),
+                     (bench.SAME_TIME, 0, 60.0), (bench.SAME_TIME, 1, 61.0)]
+
+
+def test_same_time_needs_the_published_run_first(bench, capsys) -> None:
+    with pytest.raises(SystemExit):
+        bench.main(["--recipes", f"{bench.SAME_TIME},{bench.PUBLISHED}"])
+    assert "book-same-time needs nanogpt-cpu-published before it" in capsys.readouterr().err
+
+
+def test_a_run_without_seconds_trains_for_its_own_iterations(bench, monkeypatch) -> None:
+    import torch
+
+    tiny = bench.TrainConfig(max_iters=3, batch_size=2, warmup_iters=1, bf16=False)
+    monkeypatch.setitem(bench.RECIPES, "tiny", (dict(block_size=8, n_layer=1, n_head=1, n_embd=8), tiny))
+    data = torch.randint(0, 5, (200,))
+    row = bench.run("tiny", 0, None, data, data, 5)
+    assert row["iterations"] == 3 and row["tokens"] == 3 * 2 * 8
+    assert bench.run("tiny", 0, 0.5, data, data, 5)["iterations"] > 3  # a time budget overrides max_iters
