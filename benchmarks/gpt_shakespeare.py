@@ -176,11 +176,11 @@ def machine(threads: int) -> dict:
 
 
 def print_table(rows: list[dict]) -> None:
-    header = f"{'recipe':<16} {'seed':>4} {'params':>9} {'iters':>7} {'tokens':>11} {'val loss':>9} {'seconds':>8}"
+    header = f"{'recipe':<22} {'seed':>4} {'params':>9} {'iters':>7} {'tokens':>11} {'val loss':>9} {'seconds':>8}"
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['recipe']:<16} {r['seed']:>4} {r['parameters']:>9,} {r['iterations']:>7,} "
+        print(f"{r['recipe']:<22} {r['seed']:>4} {r['parameters']:>9,} {r['iterations']:>7,} "
               f"{r['tokens']:>11,} {r['val_loss']:>9.3f} {r['seconds']:>8.1f}")
 
 
