@@ -73,7 +73,7 @@ def test_merge(bench, tmp_path: Path) -> None:
 def test_shipped_results_have_the_chapters_rows() -> None:
     results = benchmark_results("gpt_shakespeare")
     recipes = {r["recipe"] for r in results["rows"]}
-    assert {"nanogpt-cpu", "gpt2-book", "book"} <= recipes
+    assert {"nanogpt-cpu", "gpt2-book", "book", "nanogpt-cpu-published", "book-same-time"} <= recipes
     assert len([r for r in results["rows"] if r["recipe"] == "book"]) >= 2  # two seeds
     assert {"date", "cpus", "threads", "processor"} <= set(results["machine"])
     with pytest.raises(FileNotFoundError, match="no benchmark results named 'nothing'"):
